@@ -1,0 +1,40 @@
+/**
+ * A connector finds the other peers of a room and opens one {@link Transport} to each of them.
+ * Two exist: the default (peerject's signaling server + simple-peer, `src/mesh.ts`) and the PeerJS
+ * adapter (a PeerServer + peerjs, `src/transport/peerjs.ts`). The room (`src/room.ts`) builds on this
+ * interface alone and never learns which one it has.
+ *
+ * Contract:
+ * - `start()` resolves once the connector has joined (own id known); it rejects with a coded error
+ *   (`ERR_SIGNALING`, `ERR_DENIED`, `ERR_ROOM_FULL`, `ERR_CONNECT`) when joining fails.
+ * - `open` fires once per remote peer whose transport is open. The transport is already usable; the
+ *   room attaches its listener synchronously inside the event.
+ * - `failed` fires for a peer that was announced but whose transport did not open in time
+ *   (`ERR_CONNECT`), or was refused; there is then no `open` for it.
+ * - A transport closing is reported by the transport itself (its listener's `close`), not here.
+ * - `close()` closes every transport and leaves the room. Idempotent.
+ */
+import type { Emitter } from './emitter.js'
+import type { PeerjectError } from './errors.js'
+import type { PeerId } from './ids.js'
+import type { Transport } from './transport/transport.js'
+
+/** Events a connector emits. */
+export type ConnectorEvents = {
+  /** A transport to `peer` is open. */
+  open: [peer: PeerId, transport: Transport]
+  /** A connection to `peer` could not be established. */
+  failed: [peer: PeerId, error: PeerjectError]
+  /** The connector lost its link to the room (e.g. signaling closed); existing transports live on. */
+  error: [error: PeerjectError]
+}
+
+/** Finds the room's peers and opens transports to them. */
+export interface Connector extends Pick<Emitter<ConnectorEvents>, 'on' | 'off' | 'once'> {
+  /** This peer's own id in the room (valid after `start()` resolves). */
+  readonly self: PeerId
+  /** Joins the room; resolves with the own id. */
+  start(): Promise<PeerId>
+  /** Leaves the room and closes every transport. */
+  close(): void
+}

@@ -1,0 +1,54 @@
+/**
+ * peerject for browsers: `joinRoom` with the browser's own WebRTC and WebSocket.
+ * Node peers import the same API from `peerject/node`.
+ */
+import { join } from './join.js'
+import type { JoinOptions } from './join.js'
+import type { Platform } from './platform.js'
+import type { Room } from './room.js'
+import { PeerjectError } from './errors.js'
+
+export { ClassRegistry, markByReference, isMarkedByReference, BY_REFERENCE } from './codec/index.js'
+export type { ErrorCode, PeerjectErrorOptions } from './errors.js'
+export { ERROR_CODES, PeerjectError, isPeerjectError } from './errors.js'
+export type { PeerId } from './ids.js'
+export type { JoinOptions, PeerJsServerOptions } from './join.js'
+export type { Peer, PeerSendOptions } from './peer.js'
+export type { Room, RoomEvents, RoomMessage } from './room.js'
+export type { WireLimits } from './wire/index.js'
+
+/** Browsers cap one data channel message at 256 KiB (Chrome); the wire never sends more. */
+const BROWSER_MAX_MESSAGE = 256 * 1024
+
+function browserPlatform(): Platform {
+  const g = globalThis as Partial<typeof globalThis>
+  if (g.RTCPeerConnection === undefined || g.WebSocket === undefined) {
+    throw new PeerjectError(
+      'ERR_CONNECT',
+      'this environment has no RTCPeerConnection/WebSocket; in Node import { joinRoom } from "peerject/node"',
+    )
+  }
+  return {
+    name: 'browser',
+    webrtc: {
+      RTCPeerConnection: g.RTCPeerConnection,
+      RTCSessionDescription: g.RTCSessionDescription ?? RTCSessionDescription,
+      RTCIceCandidate: g.RTCIceCandidate ?? RTCIceCandidate,
+    },
+    WebSocket: g.WebSocket,
+    maxChannelMessageSize: BROWSER_MAX_MESSAGE,
+  }
+}
+
+/**
+ * Joins a room: connects to the signaling server (or a PeerServer), then to every peer in the room.
+ * Resolves once joined; peers arrive as `peer` events.
+ *
+ * @example
+ * const room = await joinRoom({ signaling: 'ws://localhost:8787', room: 'demo' })
+ * room.on('peer', (peer) => peer.send({ hello: 'world' }))
+ * room.on('message', (value, from) => console.log(from.id, value))
+ */
+export function joinRoom(options: JoinOptions): Promise<Room> {
+  return join(options, { platform: browserPlatform() })
+}

@@ -1,0 +1,106 @@
+/**
+ * `joinRoom` without the platform: validates options, picks the connector (peerject's signaling
+ * server, or a PeerServer through the PeerJS adapter), joins, and assembles the room.
+ */
+import { ClassRegistry, Codec } from './codec/index.js'
+import type { Connector } from './connector.js'
+import { PeerjectError } from './errors.js'
+import { createMeshConnector } from './mesh.js'
+import type { Platform } from './platform.js'
+import { Room } from './room.js'
+import type { FeatureFactory } from './room.js'
+import type { WireLimits } from './wire/index.js'
+
+/** Where a PeerServer runs (PeerJS adapter; see docs/peerjs.md). */
+export interface PeerJsServerOptions {
+  readonly host: string
+  readonly port: number
+  readonly path?: string
+  readonly key?: string
+  readonly secure?: boolean
+}
+
+/** Options of `joinRoom`. */
+export interface JoinOptions {
+  /** The room to join. Peers in the same room connect to each other. */
+  readonly room: string
+  /** URL of peerject's signaling server, e.g. `ws://localhost:8787`. Required unless `peerjs`. */
+  readonly signaling?: string
+  /** Passed to the signaling server's `verifyToken` (or checked as a JWT). */
+  readonly token?: string
+  /** Join through a PeerServer instead of peerject's signaling server. */
+  readonly peerjs?: PeerJsServerOptions
+  /** RTCPeerConnection configuration (ICE servers). Default: none (host candidates only). */
+  readonly rtcConfig?: RTCConfiguration
+  /** A connection that does not open in this time fails with ERR_CONNECT. Default 20 s. */
+  readonly connectTimeoutMs?: number
+  /** Receiver limits of the wire layer (see docs/protocol.md for defaults). */
+  readonly limits?: Partial<WireLimits>
+  /** Classes whose instances cross as themselves. Both sides register the same names. */
+  readonly classes?: ClassRegistry
+  /** Send error stacks to other peers (off by default: stacks leak file paths). */
+  readonly includeStacks?: boolean
+}
+
+/** @internal What an entry point adds: the platform and the features. */
+export interface JoinContext {
+  readonly platform: Platform
+  readonly features?: (codec: Codec) => FeatureFactory
+}
+
+/** @internal Shared implementation of the entry points' `joinRoom`. */
+export async function join(options: JoinOptions, context: JoinContext): Promise<Room> {
+  if (typeof options.room !== 'string' || options.room.length === 0) {
+    throw new PeerjectError(
+      'ERR_BAD_MESSAGE',
+      'joinRoom needs a room name: joinRoom({ room: "demo", … })',
+    )
+  }
+  let connector: Connector
+  if (options.peerjs !== undefined) {
+    const { createPeerJsConnector } = await import('./transport/peerjs.js')
+    connector = createPeerJsConnector({
+      room: options.room,
+      platform: context.platform,
+      peerjs: options.peerjs,
+      ...(options.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.connectTimeoutMs }),
+    })
+  } else {
+    if (typeof options.signaling !== 'string') {
+      throw new PeerjectError(
+        'ERR_SIGNALING',
+        'joinRoom needs a signaling server URL: joinRoom({ signaling: "ws://localhost:8787", room }) — or a PeerServer: joinRoom({ peerjs: { host, port } })',
+      )
+    }
+    connector = createMeshConnector({
+      signaling: options.signaling,
+      room: options.room,
+      platform: context.platform,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.rtcConfig === undefined ? {} : { rtcConfig: options.rtcConfig }),
+      ...(options.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.connectTimeoutMs }),
+    })
+  }
+  const codec = new Codec({
+    classes: options.classes ?? new ClassRegistry(),
+    ...(options.includeStacks === undefined ? {} : { includeStacks: options.includeStacks }),
+  })
+  const room = new Room({
+    name: options.room,
+    connector,
+    codec,
+    ...(options.limits === undefined ? {} : { wireLimits: options.limits }),
+    ...(context.features === undefined ? {} : { features: context.features(codec) }),
+  })
+  try {
+    await connector.start()
+  } catch (error) {
+    connector.close()
+    throw error
+  }
+  return room
+}

@@ -1,0 +1,107 @@
+/**
+ * A remote peer in a room, as seen from here: send it values and byte streams, and (through the
+ * feature sessions the room attaches) use its exposed references and code objects.
+ *
+ * Channels on the wire: 0 = values (this file), 1 = references (`rpc/`), 2 = code objects (`code/`).
+ */
+import type { Codec, ExternalHooks } from './codec/index.js'
+import { PeerjectError } from './errors.js'
+import type { PeerId } from './ids.js'
+import { isAsyncIterable, iterableToStream, pumpStream } from './streams.js'
+import type { SendOptions, WireSession } from './wire/index.js'
+
+/** Wire channel numbers of the features. */
+export const CHANNEL = { values: 0, rpc: 1, code: 2 } as const
+
+/** Options for {@link Peer.send}. */
+export interface PeerSendOptions {
+  /** Aborts the send: the promise rejects ERR_ABORTED and the receiver drops the partial message. */
+  readonly signal?: AbortSignal
+  /** Called with bytes handed to the channel so far and the total; monotonic, ends at 100%. */
+  readonly onProgress?: (sentBytes: number, totalBytes: number) => void
+}
+
+/** Internal: how the room delivers a decoded value. */
+export type ValueSink = (value: unknown, from: Peer) => void
+
+/** A connected remote peer. */
+export class Peer {
+  /** The peer's id in the room (assigned by the signaling server or the connector). */
+  readonly id: PeerId
+  /** @internal */
+  readonly wire: WireSession
+  readonly #codec: Codec
+  #closed: PeerjectError | undefined
+
+  /** @internal Created by the room when the peer's connection is ready. */
+  constructor(id: PeerId, wire: WireSession, codec: Codec) {
+    this.id = id
+    this.wire = wire
+    this.#codec = codec
+  }
+
+  /** `open` while connected; `closed` after the peer left or the room was left. */
+  get state(): 'open' | 'closed' {
+    return this.#closed === undefined ? 'open' : 'closed'
+  }
+
+  /**
+   * Sends a value of any size (see "What can cross the wire" in the README). A `ReadableStream` of
+   * `Uint8Array` (or an async iterable of them), alone or anywhere inside the value, crosses as a
+   * byte stream with backpressure. Resolves when the last byte is handed to the channel (streams
+   * included); rejects ERR_PEER_LEFT, ERR_ABORTED, ERR_TOO_LARGE or ERR_UNSERIALIZABLE.
+   */
+  async send(value: unknown, options: PeerSendOptions = {}): Promise<void> {
+    if (this.#closed !== undefined) throw this.#leftError()
+    if (options.signal?.aborted === true) {
+      throw new PeerjectError('ERR_ABORTED', 'the send was aborted before it started')
+    }
+    const pumps: Array<() => Promise<void>> = []
+    const hooks: ExternalHooks = {
+      export: (kind, exported, path) => {
+        if (kind !== 'stream') {
+          throw new PeerjectError(
+            'ERR_UNSERIALIZABLE',
+            `${path} is a ${kind === 'function' ? 'function' : 'by-reference object'}; peer.send carries values only: expose it with room.expose() and resolve it on the other side`,
+          )
+        }
+        const out = this.wire.openStream(CHANNEL.values)
+        pumps.push(() => pumpStream(exported as ReadableStream<Uint8Array>, out, options.signal))
+        return out.id
+      },
+      import: () => undefined,
+    }
+    const root = isAsyncIterable(value) ? iterableToStream(value) : value
+    const bytes = this.#codec.encode(root, hooks)
+    const wireOptions: SendOptions = {
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    }
+    await this.wire.sendMessage(CHANNEL.values, bytes, wireOptions)
+    await Promise.all(pumps.map((pump) => pump()))
+  }
+
+  /** @internal Decodes one value message from this peer. */
+  decodeValue(bytes: Uint8Array): unknown {
+    return this.#codec.decode(bytes, {
+      export: () => undefined,
+      import: (kind, data) => {
+        if (kind !== 'stream' || typeof data !== 'number') {
+          throw new PeerjectError('ERR_BAD_MESSAGE', `a value message carried a ${kind} reference`)
+        }
+        return this.wire.acceptStream(data)
+      },
+    })
+  }
+
+  /** @internal Marks the peer gone; later calls reject with ERR_PEER_LEFT. */
+  markClosed(reason: PeerjectError): void {
+    this.#closed ??= reason
+  }
+
+  #leftError(): PeerjectError {
+    return new PeerjectError('ERR_PEER_LEFT', `peer ${this.id} has left the room`, {
+      cause: this.#closed,
+    })
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * A room: the peers a connector found, each behind a wire session, plus the features every peer
+ * session shares (values here; references and code objects attached by `join.ts`).
+ *
+ * Presence rules: `peer` fires once a peer's connection is open and its wire hello is done; `leave`
+ * fires exactly once for every peer that had `peer`, and also for a peer that was announced but
+ * could not connect (with an ERR_CONNECT reason, after an `error` event). `room.peers` only ever
+ * holds open peers.
+ */
+import type { Codec } from './codec/index.js'
+import type { Connector } from './connector.js'
+import { Emitter } from './emitter.js'
+import { PeerjectError } from './errors.js'
+import type { PeerId } from './ids.js'
+import { CHANNEL, Peer } from './peer.js'
+import type { PeerSendOptions } from './peer.js'
+import type { Transport } from './transport/transport.js'
+import { WireSession } from './wire/index.js'
+import type { WireLimits } from './wire/index.js'
+
+/** Events of a {@link Room}. */
+export type RoomEvents = {
+  /** A peer joined and its connection is ready. */
+  peer: [peer: Peer]
+  /** A peer left (or failed to connect; then `reason.code` is ERR_CONNECT). */
+  leave: [peer: Peer | PeerId, reason: PeerjectError | undefined]
+  /** A value arrived. */
+  message: [value: unknown, from: Peer]
+  /** A connection-level problem, with its code (the room goes on). */
+  error: [error: PeerjectError]
+}
+
+/** A message as yielded by {@link Room.messages}. */
+export interface RoomMessage {
+  readonly value: unknown
+  readonly from: Peer
+}
+
+/** Per-peer feature sessions (references, code objects) attached by the room's owner. */
+export interface FeatureSession {
+  /** One message on this feature's channel. */
+  dispatch(bytes: Uint8Array): void
+  /** The peer is gone; settle everything pending with `reason`. */
+  close(reason: PeerjectError): void
+}
+
+/** Creates the feature sessions for a newly connected peer. */
+export type FeatureFactory = (peer: Peer) => ReadonlyMap<number, FeatureSession>
+
+/** @internal Options the entry points pass to the room. */
+export interface RoomInit {
+  readonly name: string
+  readonly connector: Connector
+  readonly codec: Codec
+  readonly wireLimits?: Partial<WireLimits>
+  readonly features?: FeatureFactory
+}
+
+/** A joined room. Create with `joinRoom()`. */
+export class Room extends Emitter<RoomEvents> {
+  /** The room's name. */
+  readonly name: string
+  readonly #connector: Connector
+  readonly #codec: Codec
+  readonly #init: RoomInit
+  readonly #peers = new Map<PeerId, Peer>()
+  readonly #features = new Map<Peer, ReadonlyMap<number, FeatureSession>>()
+  #left = false
+
+  /** @internal */
+  constructor(init: RoomInit) {
+    super()
+    this.name = init.name
+    this.#init = init
+    this.#connector = init.connector
+    this.#codec = init.codec
+    this.#connector.on('open', (id, transport) => this.#onTransport(id, transport))
+    this.#connector.on('failed', (id, error) => {
+      this.emit('error', error)
+      this.emit('leave', id, error)
+    })
+    this.#connector.on('error', (error) => this.emit('error', error))
+  }
+
+  /** This peer's own id. */
+  get self(): PeerId {
+    return this.#connector.self
+  }
+
+  /** The peers connected now, by id. */
+  get peers(): ReadonlyMap<PeerId, Peer> {
+    return this.#peers
+  }
+
+  /** Sends `value` to every connected peer; resolves when all sends resolved. */
+  async broadcast(value: unknown, options: PeerSendOptions = {}): Promise<void> {
+    await Promise.all([...this.#peers.values()].map((peer) => peer.send(value, options)))
+  }
+
+  /**
+   * Messages as an async iterator: `for await (const { value, from } of room.messages())`.
+   * Messages that arrive while the loop body runs are queued; the iterator ends when the room is
+   * left or the loop breaks.
+   */
+  messages(): AsyncIterableIterator<RoomMessage> {
+    const queue: RoomMessage[] = []
+    let wake: (() => void) | undefined
+    let done = false
+    const offMessage = this.on('message', (value, from) => {
+      queue.push({ value, from })
+      wake?.()
+    })
+    const finish = (): void => {
+      done = true
+      offMessage()
+      wake?.()
+    }
+    this.#onLeave.add(finish)
+    const iterator: AsyncIterableIterator<RoomMessage> = {
+      next: async () => {
+        while (queue.length === 0 && !done) await new Promise<void>((resolve) => (wake = resolve))
+        wake = undefined
+        const item = queue.shift()
+        return item === undefined ? { value: undefined, done: true } : { value: item, done: false }
+      },
+      return: async () => {
+        finish()
+        this.#onLeave.delete(finish)
+        return { value: undefined, done: true }
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    }
+    return iterator
+  }
+
+  readonly #onLeave = new Set<() => void>()
+
+  /** Leaves the room: closes every connection and the signaling session. Idempotent. */
+  leave(): void {
+    if (this.#left) return
+    this.#left = true
+    const reason = new PeerjectError('ERR_CLOSED', 'you left the room')
+    for (const peer of [...this.#peers.values()]) peer.wire.close(reason)
+    this.#connector.close()
+    for (const finish of this.#onLeave) finish()
+    this.#onLeave.clear()
+  }
+
+  /** `room.leave()` for `using room = await joinRoom(…)`. */
+  [Symbol.dispose](): void {
+    this.leave()
+  }
+
+  #onTransport(id: PeerId, transport: Transport): void {
+    if (this.#left) {
+      transport.close()
+      return
+    }
+    const wire = new WireSession(transport, this.#init.wireLimits ?? {})
+    const peer = new Peer(id, wire, this.#codec)
+    // Messages that overtake our own `ready` continuation wait here, in order.
+    let early: Array<[number, Uint8Array]> | undefined = []
+    const deliver = (channel: number, bytes: Uint8Array): void => {
+      if (channel === CHANNEL.values) this.#onValue(peer, bytes)
+      else this.#features.get(peer)?.get(channel)?.dispatch(bytes)
+    }
+    wire.on('message', (channel, bytes) => {
+      if (early === undefined) deliver(channel, bytes)
+      else early.push([channel, bytes])
+    })
+    wire.on('error', (error) => this.emit('error', error))
+    wire.on('close', (reason) => {
+      const left = reason ?? new PeerjectError('ERR_PEER_LEFT', `peer ${id} left`)
+      peer.markClosed(left)
+      for (const feature of this.#features.get(peer)?.values() ?? []) feature.close(left)
+      this.#features.delete(peer)
+      if (this.#peers.get(id) === peer) {
+        this.#peers.delete(id)
+        this.emit('leave', peer, reason)
+      }
+    })
+    wire.ready.then(
+      () => {
+        if (this.#left || peer.state === 'closed') return
+        const previous = this.#peers.get(id)
+        previous?.wire.close(new PeerjectError('ERR_CLOSED', `peer ${id} reconnected`))
+        this.#features.set(peer, this.#init.features?.(peer) ?? new Map())
+        this.#peers.set(id, peer)
+        this.emit('peer', peer)
+        const waiting = early ?? []
+        early = undefined
+        for (const [channel, bytes] of waiting) deliver(channel, bytes)
+      },
+      (error: unknown) => {
+        this.emit(
+          'error',
+          error instanceof PeerjectError
+            ? error
+            : new PeerjectError('ERR_CONNECT', `handshake with ${id} failed`, { cause: error }),
+        )
+      },
+    )
+  }
+
+  #onValue(peer: Peer, bytes: Uint8Array): void {
+    let value: unknown
+    try {
+      value = peer.decodeValue(bytes)
+    } catch (error) {
+      const reason =
+        error instanceof PeerjectError
+          ? error
+          : new PeerjectError('ERR_BAD_MESSAGE', 'undecodable value', { cause: error })
+      this.emit('error', reason)
+      peer.wire.close(reason)
+      return
+    }
+    this.emit('message', value, peer)
+  }
+}

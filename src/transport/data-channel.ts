@@ -1,0 +1,161 @@
+/**
+ * The shared half of every WebRTC adapter: turns one open RTCDataChannel (browser, node-datachannel,
+ * @roamhq/wrtc, or the channel inside simple-peer / peerjs) into a {@link Transport}. Adapters feed it
+ * incoming bytes (`receive`) and the close (`closed`); it owns sending and flow control.
+ *
+ * Flow control: `send` resolves at once while `bufferedAmount` is under the high-water mark, else
+ * when the channel fires `bufferedamountlow`. Implementations without that event (@roamhq/wrtc) set
+ * `pollMs`; then, and only then, `bufferedAmount` is polled. The high-water mark stays far below
+ * the 16 MiB at which browsers close a channel.
+ */
+import { PeerjectError, formatBytes } from '../errors.js'
+import type { Transport, TransportListener, TransportState } from './transport.js'
+import { DEFAULT_HIGH_WATER_MARK } from './transport.js'
+
+/** The part of `RTCDataChannel` this module uses. */
+export interface DataChannelLike {
+  readonly bufferedAmount: number
+  bufferedAmountLowThreshold: number
+  send(data: Uint8Array): void
+  addEventListener(type: 'bufferedamountlow', listener: () => void): void
+  removeEventListener(type: 'bufferedamountlow', listener: () => void): void
+}
+
+/** Options for {@link ChannelTransport}. */
+export interface ChannelTransportOptions {
+  /** Largest message the channel accepts (both ends). */
+  readonly maxMessageSize: number
+  /** `send` waits while more than this many bytes are buffered. Default 1 MiB. */
+  readonly highWaterMark?: number
+  /** Poll `bufferedAmount` every `pollMs` instead of waiting for the event (implementations lacking it). */
+  readonly pollMs?: number
+  /** Closes the underlying connection; called once, on a local close. */
+  readonly closeUnderlying: () => void
+}
+
+/** A {@link Transport} over one RTCDataChannel. Adapters call `receive` and `closed`. */
+export class ChannelTransport implements Transport {
+  readonly maxMessageSize: number
+  readonly #channel: DataChannelLike
+  readonly #highWaterMark: number
+  readonly #pollMs: number | undefined
+  readonly #closeUnderlying: () => void
+  #state: TransportState = 'open'
+  #listener: TransportListener | undefined
+  #early: Uint8Array[] = []
+  #closeReason: PeerjectError | undefined
+  #drain: { resolve: () => void; reject: (error: PeerjectError) => void } | undefined
+  #pollTimer: ReturnType<typeof setInterval> | undefined
+
+  constructor(channel: DataChannelLike, options: ChannelTransportOptions) {
+    this.#channel = channel
+    this.maxMessageSize = options.maxMessageSize
+    this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
+    this.#pollMs = options.pollMs
+    this.#closeUnderlying = options.closeUnderlying
+    channel.bufferedAmountLowThreshold = Math.floor(this.#highWaterMark / 2)
+    if (this.#pollMs === undefined) channel.addEventListener('bufferedamountlow', this.#onLow)
+  }
+
+  get state(): TransportState {
+    return this.#state
+  }
+
+  async send(bytes: Uint8Array): Promise<void> {
+    if (this.#state === 'closed') throw this.#closedError()
+    if (bytes.byteLength > this.maxMessageSize) {
+      throw new PeerjectError(
+        'ERR_TOO_LARGE',
+        `transport message of ${formatBytes(bytes.byteLength)} exceeds the channel's maxMessageSize (${formatBytes(this.maxMessageSize)})`,
+      )
+    }
+    try {
+      this.#channel.send(bytes)
+    } catch (error) {
+      throw new PeerjectError('ERR_CLOSED', 'the data channel refused the message; it is closing', {
+        cause: error,
+      })
+    }
+    if (this.#channel.bufferedAmount > this.#highWaterMark) await this.#waitForDrain()
+  }
+
+  listen(listener: TransportListener): void {
+    if (this.#listener !== undefined) throw new Error('Transport.listen may be called once')
+    this.#listener = listener
+    const early = this.#early
+    this.#early = []
+    for (const bytes of early) listener.message(bytes)
+    if (this.#state === 'closed') listener.close(this.#closeReason)
+  }
+
+  close(reason?: PeerjectError): void {
+    if (this.#state === 'closed') return
+    this.#finish(reason)
+    try {
+      this.#closeUnderlying()
+    } catch {
+      // The channel is going away either way; a failing close of the implementation changes nothing.
+    }
+  }
+
+  /** Adapter → transport: one incoming message. */
+  receive(bytes: Uint8Array): void {
+    if (this.#state === 'closed') return
+    if (this.#listener === undefined) this.#early.push(bytes)
+    else this.#listener.message(bytes)
+  }
+
+  /** Adapter → transport: the channel closed from the other side or failed. */
+  closed(reason: PeerjectError): void {
+    if (this.#state === 'closed') return
+    this.#finish(reason)
+  }
+
+  #finish(reason: PeerjectError | undefined): void {
+    this.#state = 'closed'
+    this.#closeReason = reason
+    if (this.#pollMs === undefined)
+      this.#channel.removeEventListener('bufferedamountlow', this.#onLow)
+    this.#stopPolling()
+    const drain = this.#drain
+    this.#drain = undefined
+    drain?.reject(this.#closedError())
+    this.#listener?.close(reason)
+  }
+
+  #closedError(): PeerjectError {
+    return new PeerjectError('ERR_CLOSED', 'the connection to this peer is closed', {
+      cause: this.#closeReason,
+    })
+  }
+
+  #waitForDrain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#drain = { resolve, reject }
+      if (this.#pollMs !== undefined) {
+        this.#pollTimer = setInterval(this.#onLow, this.#pollMs)
+      }
+    })
+  }
+
+  readonly #onLow = (): void => {
+    if (this.#drain === undefined) return
+    if (this.#channel.bufferedAmount > this.#channel.bufferedAmountLowThreshold) return
+    const drain = this.#drain
+    this.#drain = undefined
+    this.#stopPolling()
+    drain.resolve()
+  }
+
+  #stopPolling(): void {
+    if (this.#pollTimer !== undefined) clearInterval(this.#pollTimer)
+    this.#pollTimer = undefined
+  }
+}
+
+/** A plain `Uint8Array` view of whatever binary the implementation delivered (never a Buffer). */
+export function toBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  return undefined
+}
