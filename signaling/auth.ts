@@ -5,8 +5,7 @@ import type { SignalingJwtOptions, VerifyToken } from './options.js'
 
 /** Outcome of an admission check; `reason` is safe to show to the client. */
 export type AdmissionResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string; readonly error?: unknown }
+  { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly error?: unknown }
 
 /** Decides whether a join with `token` may enter `room`. Never rejects. */
 export type Admission = (token: string | undefined, room: string) => Promise<AdmissionResult>
@@ -70,6 +69,7 @@ function describeJwtError(error: unknown): string {
   if (error instanceof errors.JWTClaimValidationFailed) {
     return `the token's "${error.claim}" claim is not accepted`
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid'
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return 'the token signature is invalid'
   return 'the token is not a valid HS256 JWT'
 }

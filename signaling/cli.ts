@@ -34,17 +34,20 @@ const INFO_EVENTS: ReadonlySet<SignalingLogEvent['type']> = new Set([
 ])
 
 /** CLI flag ↔ limit name ↔ environment variable. */
-const LIMIT_FLAGS: readonly (readonly [flag: string, limit: keyof SignalingLimits, help: string])[] =
-  [
-    ['max-message-bytes', 'maxMessageBytes', 'largest incoming message, in bytes'],
-    ['messages-per-second', 'messagesPerSecond', 'sustained messages per second per connection'],
-    ['burst', 'burst', 'messages a connection may send at once'],
-    ['max-peers-per-room', 'maxPeersPerRoom', 'peers per room'],
-    ['max-rooms-per-connection', 'maxRoomsPerConnection', 'rooms one connection may join'],
-    ['max-room-name-length', 'maxRoomNameLength', 'longest room name'],
-    ['max-connections', 'maxConnections', 'open connections per server'],
-    ['max-buffered-bytes', 'maxBufferedBytes', 'bytes queued to a slow reader before it is cut'],
-  ]
+const LIMIT_FLAGS: readonly (readonly [
+  flag: string,
+  limit: keyof SignalingLimits,
+  help: string,
+])[] = [
+  ['max-message-bytes', 'maxMessageBytes', 'largest incoming message, in bytes'],
+  ['messages-per-second', 'messagesPerSecond', 'sustained messages per second per connection'],
+  ['burst', 'burst', 'messages a connection may send at once'],
+  ['max-peers-per-room', 'maxPeersPerRoom', 'peers per room'],
+  ['max-rooms-per-connection', 'maxRoomsPerConnection', 'rooms one connection may join'],
+  ['max-room-name-length', 'maxRoomNameLength', 'longest room name'],
+  ['max-connections', 'maxConnections', 'open connections per server'],
+  ['max-buffered-bytes', 'maxBufferedBytes', 'bytes queued to a slow reader before it is cut'],
+]
 
 /** `--max-peers-per-room` → `PEERJECT_MAX_PEERS_PER_ROOM`. */
 function envName(flag: string): string {

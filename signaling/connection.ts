@@ -63,7 +63,13 @@ export class Connection {
   sendError(code: SignalingErrorCode, message: string, room?: string): void {
     const error: ServerMessage =
       room === undefined ? { type: 'error', code, message } : { type: 'error', code, message, room }
-    this.#log({ type: 'reject', peer: this.id, code, message, ...(room === undefined ? {} : { room }) })
+    this.#log({
+      type: 'reject',
+      peer: this.id,
+      code,
+      message,
+      ...(room === undefined ? {} : { room }),
+    })
     this.send(error)
   }
 

@@ -124,18 +124,26 @@ export const ClientMessageSchema: v.GenericSchema<unknown, ClientMessage> = v.va
   v.object({ type: v.literal('signal'), room: roomName, to: peerId, data: v.unknown() }),
 ])
 
-/** Schema of {@link ServerMessage}, for tests and tools that check a server's output. */
+/**
+ * Schema of {@link ServerMessage}, for tests and tools that check a server's output. Strict: a
+ * field outside the protocol fails validation.
+ */
 export const ServerMessageSchema: v.GenericSchema<unknown, ServerMessage> = v.variant('type', [
-  v.object({
+  v.strictObject({
     type: v.literal('welcome'),
     id: v.string(),
     version: v.literal(SIGNALING_PROTOCOL_VERSION),
   }),
-  v.object({ type: v.literal('joined'), room: v.string(), peers: v.array(v.string()) }),
-  v.object({ type: v.literal('peer-joined'), room: v.string(), peer: v.string() }),
-  v.object({ type: v.literal('peer-left'), room: v.string(), peer: v.string() }),
-  v.object({ type: v.literal('signal'), room: v.string(), from: v.string(), data: v.unknown() }),
-  v.object({
+  v.strictObject({ type: v.literal('joined'), room: v.string(), peers: v.array(v.string()) }),
+  v.strictObject({ type: v.literal('peer-joined'), room: v.string(), peer: v.string() }),
+  v.strictObject({ type: v.literal('peer-left'), room: v.string(), peer: v.string() }),
+  v.strictObject({
+    type: v.literal('signal'),
+    room: v.string(),
+    from: v.string(),
+    data: v.unknown(),
+  }),
+  v.strictObject({
     type: v.literal('error'),
     code: v.picklist(SIGNALING_ERROR_CODES),
     message: v.string(),

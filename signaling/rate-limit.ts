@@ -19,7 +19,11 @@ export class TokenBucket {
   #updatedAt: number
 
   /** A full bucket of `capacity` tokens, refilled at `ratePerSecond`. */
-  constructor(ratePerSecond: number, capacity: number, now: Clock = performance.now.bind(performance)) {
+  constructor(
+    ratePerSecond: number,
+    capacity: number,
+    now: Clock = performance.now.bind(performance),
+  ) {
     this.#ratePerMs = ratePerSecond / 1000
     this.#capacity = capacity
     this.#now = now
@@ -30,7 +34,10 @@ export class TokenBucket {
   /** Spends one token and returns true, or returns false when the bucket is empty. */
   take(): boolean {
     const now = this.#now()
-    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#updatedAt) * this.#ratePerMs)
+    this.#tokens = Math.min(
+      this.#capacity,
+      this.#tokens + (now - this.#updatedAt) * this.#ratePerMs,
+    )
     this.#updatedAt = now
     if (this.#tokens < 1) return false
     this.#tokens -= 1
@@ -62,7 +69,11 @@ export class RateLimiter {
   #notifiedAt = Number.NEGATIVE_INFINITY
 
   /** Admits `burst` messages at once and `messagesPerSecond` sustained. */
-  constructor(messagesPerSecond: number, burst: number, now: Clock = performance.now.bind(performance)) {
+  constructor(
+    messagesPerSecond: number,
+    burst: number,
+    now: Clock = performance.now.bind(performance),
+  ) {
     this.#bucket = new TokenBucket(messagesPerSecond, burst, now)
     this.#closeAfterDrops = 2 * burst
     this.#now = now

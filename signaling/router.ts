@@ -111,7 +111,11 @@ function leave(context: RouterContext, connection: Connection, room: string): vo
   context.log({ type: 'leave', peer: connection.id, room })
 }
 
-function signal(context: RouterContext, connection: Connection, message: ClientSignalMessage): void {
+function signal(
+  context: RouterContext,
+  connection: Connection,
+  message: ClientSignalMessage,
+): void {
   const { room, to, data } = message
   if (!connection.rooms.has(room)) {
     return connection.sendError(

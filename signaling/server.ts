@@ -6,7 +6,8 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { WebSocket, WebSocketServer } from 'ws'
+import { WebSocketServer } from 'ws'
+import type { RawData, WebSocket } from 'ws'
 import { createAdmission } from './auth.js'
 import { Connection } from './connection.js'
 import type { Log } from './connection.js'
@@ -42,7 +43,9 @@ export async function createSignalingServer(
   const host = options.host ?? '127.0.0.1'
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
   if (!Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
-    throw new RangeError(`heartbeatMs must be a positive number of milliseconds, got ${heartbeatMs}`)
+    throw new RangeError(
+      `heartbeatMs must be a positive number of milliseconds, got ${heartbeatMs}`,
+    )
   }
   const limits = resolveSignalingLimits(options.limits)
   const log = safeLogger(options.logger)
@@ -80,12 +83,12 @@ export async function createSignalingServer(
 
   function accept(ws: WebSocket, request: IncomingMessage): void {
     sockets.add(ws)
-    let connection: Connection | undefined
     ws.on('error', (error) => {
-      log({ type: 'socket-error', peer: connection?.id ?? '', error })
+      log({ type: 'socket-error', peer: connections.get(ws)?.id ?? '', error })
     })
     ws.once('close', (code, reason) => {
       sockets.delete(ws)
+      const connection = connections.get(ws)
       if (connection !== undefined) {
         connections.delete(ws)
         disconnect(context, connection)
@@ -109,7 +112,6 @@ export async function createSignalingServer(
       return
     }
     const admitted = new Connection(ws, limits, log)
-    connection = admitted
     connections.set(ws, admitted)
     ws.on('pong', () => {
       admitted.alive = true
@@ -119,7 +121,7 @@ export async function createSignalingServer(
     admitted.send({ type: 'welcome', id: admitted.id, version: SIGNALING_PROTOCOL_VERSION })
   }
 
-  function receive(connection: Connection, data: WebSocket.RawData, isBinary: boolean): void {
+  function receive(connection: Connection, data: RawData, isBinary: boolean): void {
     if (!connection.open) return
     const bytes = toBuffer(data)
     if (bytes.byteLength > limits.maxMessageBytes) {
@@ -250,7 +252,7 @@ function serveHttp(
   response.writeHead(404, headers).end(JSON.stringify({ status: 'not found' }))
 }
 
-function toBuffer(data: WebSocket.RawData): Buffer {
+function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data
   if (Array.isArray(data)) return Buffer.concat(data)
   return Buffer.from(data)

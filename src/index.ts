@@ -16,6 +16,8 @@ export type { JoinOptions, PeerJsServerOptions } from './join.js'
 export type { Peer, PeerSendOptions } from './peer.js'
 export type { Room, RoomEvents, RoomMessage } from './room.js'
 export type { WireLimits } from './wire/index.js'
+export { RpcTarget, isStub, release, remove, set, withOptions } from './rpc/index.js'
+export type { Authorizer, Local, Operation, Remote, RpcLimits, RpcStats } from './rpc/index.js'
 
 /** Browsers cap one data channel message at 256 KiB (Chrome); the wire never sends more. */
 const BROWSER_MAX_MESSAGE = 256 * 1024

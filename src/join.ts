@@ -9,6 +9,7 @@ import { createMeshConnector } from './mesh.js'
 import type { Platform } from './platform.js'
 import { Room } from './room.js'
 import type { FeatureFactory } from './room.js'
+import type { Authorizer, RpcLimits } from './rpc/index.js'
 import type { WireLimits } from './wire/index.js'
 
 /** Where a PeerServer runs (PeerJS adapter; see docs/peerjs.md). */
@@ -34,8 +35,14 @@ export interface JoinOptions {
   readonly rtcConfig?: RTCConfiguration
   /** A connection that does not open in this time fails with ERR_CONNECT. Default 20 s. */
   readonly connectTimeoutMs?: number
-  /** Receiver limits of the wire layer (see docs/protocol.md for defaults). */
-  readonly limits?: Partial<WireLimits>
+  /** Receiver limits: wire (docs/protocol.md) and references (docs/rpc.md), with documented defaults. */
+  readonly limits?: Partial<WireLimits> & Partial<RpcLimits>
+  /**
+   * Screens what other peers may do with your exposed objects: called with (peer, operation, path),
+   * sync or async. Default: names starting with `_` are denied. `__proto__`, `constructor`,
+   * `prototype` and symbols are never reachable whatever it returns.
+   */
+  readonly authorize?: Authorizer
   /** Classes whose instances cross as themselves. Both sides register the same names. */
   readonly classes?: ClassRegistry
   /** Send error stacks to other peers (off by default: stacks leak file paths). */
@@ -93,7 +100,10 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     name: options.room,
     connector,
     codec,
-    ...(options.limits === undefined ? {} : { wireLimits: options.limits }),
+    ...(options.limits === undefined
+      ? {}
+      : { wireLimits: options.limits, rpcLimits: options.limits }),
+    ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
     ...(context.features === undefined ? {} : { features: context.features(codec) }),
   })
   try {

@@ -7,6 +7,7 @@
 import type { Codec, ExternalHooks } from './codec/index.js'
 import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
+import type { Remote, RpcSession, RpcStats } from './rpc/index.js'
 import { isAsyncIterable, iterableToStream, pumpStream } from './streams.js'
 import type { SendOptions, WireSession } from './wire/index.js'
 
@@ -32,12 +33,63 @@ export class Peer {
   readonly wire: WireSession
   readonly #codec: Codec
   #closed: PeerjectError | undefined
+  #rpc: RpcSession | undefined
 
   /** @internal Created by the room when the peer's connection is ready. */
   constructor(id: PeerId, wire: WireSession, codec: Codec) {
     this.id = id
     this.wire = wire
     this.#codec = codec
+  }
+
+  /** @internal The room attaches the references session once the peer is ready. */
+  attachRpc(rpc: RpcSession): void {
+    this.#rpc = rpc
+  }
+
+  /** Names of the objects this peer exposes (`room.expose` on its side). */
+  list(): Promise<string[]> {
+    return this.#requireRpc().list()
+  }
+
+  /**
+   * A typed stub of the object this peer exposes as `name`. No message is sent until it is used:
+   * `await counter.add(2)`, `await counter.value`, `counter.onChange = (v) => …`. A name that is
+   * not exposed rejects ERR_NOT_FOUND on first use. See docs/rpc.md.
+   */
+  resolve<T>(name: string): Remote<T> {
+    return this.#requireRpc().resolve<T>(name)
+  }
+
+  /** Counts for debugging: references held each way and calls in flight. */
+  stats(): { readonly rpc: RpcStats | undefined } {
+    return { rpc: this.#rpc?.stats() }
+  }
+
+  #requireRpc(): RpcSession {
+    if (this.#closed !== undefined) throw this.#leftError()
+    if (this.#rpc === undefined) {
+      throw new PeerjectError(
+        'ERR_CLOSED',
+        `peer ${this.id} is not ready yet: wait for its "peer" event`,
+      )
+    }
+    return this.#rpc
+  }
+
+  /** @internal Stream hooks for the references channel: streams start pumping at once. */
+  rpcStreams(): { export(value: object, path: string): unknown; import(data: unknown): unknown } {
+    return {
+      export: (value) => {
+        const out = this.wire.openStream(CHANNEL.rpc)
+        pumpStream(value as ReadableStream<Uint8Array>, out).catch(() => undefined)
+        return out.id
+      },
+      import: (data) => {
+        if (typeof data !== 'number') throw new PeerjectError('ERR_BAD_MESSAGE', 'bad stream id')
+        return this.wire.acceptStream(data)
+      },
+    }
   }
 
   /** `open` while connected; `closed` after the peer left or the room was left. */

@@ -14,6 +14,8 @@ import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
 import { CHANNEL, Peer } from './peer.js'
 import type { PeerSendOptions } from './peer.js'
+import { ExportRegistry, RpcSession } from './rpc/index.js'
+import type { Authorizer, RpcLimits } from './rpc/index.js'
 import type { Transport } from './transport/transport.js'
 import { WireSession } from './wire/index.js'
 import type { WireLimits } from './wire/index.js'
@@ -53,6 +55,8 @@ export interface RoomInit {
   readonly connector: Connector
   readonly codec: Codec
   readonly wireLimits?: Partial<WireLimits>
+  readonly rpcLimits?: Partial<RpcLimits>
+  readonly authorize?: Authorizer
   readonly features?: FeatureFactory
 }
 
@@ -65,6 +69,7 @@ export class Room extends Emitter<RoomEvents> {
   readonly #init: RoomInit
   readonly #peers = new Map<PeerId, Peer>()
   readonly #features = new Map<Peer, ReadonlyMap<number, FeatureSession>>()
+  readonly #exports = new ExportRegistry()
   #left = false
 
   /** @internal */
@@ -90,6 +95,25 @@ export class Room extends Emitter<RoomEvents> {
   /** The peers connected now, by id. */
   get peers(): ReadonlyMap<PeerId, Peer> {
     return this.#peers
+  }
+
+  /**
+   * Makes `object` usable by the other peers under `name` (`peer.resolve(name)` on their side).
+   * Functions and objects reached through it cross by reference; names starting with `_` are
+   * refused unless `joinRoom({ authorize })` allows them. Replaces an earlier object of that name.
+   */
+  expose(name: string, object: object): void {
+    this.#exports.expose(name, object)
+  }
+
+  /** Stops exposing `name`; stubs already resolved by peers keep working until released. */
+  unexpose(name: string): void {
+    this.#exports.unexpose(name)
+  }
+
+  /** Names this peer exposes. */
+  exposed(): string[] {
+    return [...this.#exports.names()]
   }
 
   /** Sends `value` to every connected peer; resolves when all sends resolved. */
@@ -156,7 +180,10 @@ export class Room extends Emitter<RoomEvents> {
       transport.close()
       return
     }
-    const wire = new WireSession(transport, this.#init.wireLimits ?? {})
+    const wire = new WireSession(
+      transport,
+      this.#init.wireLimits === undefined ? {} : { limits: this.#init.wireLimits },
+    )
     const peer = new Peer(id, wire, this.#codec)
     // Messages that overtake our own `ready` continuation wait here, in order.
     let early: Array<[number, Uint8Array]> | undefined = []
@@ -184,7 +211,9 @@ export class Room extends Emitter<RoomEvents> {
         if (this.#left || peer.state === 'closed') return
         const previous = this.#peers.get(id)
         previous?.wire.close(new PeerjectError('ERR_CLOSED', `peer ${id} reconnected`))
-        this.#features.set(peer, this.#init.features?.(peer) ?? new Map())
+        const features = new Map(this.#init.features?.(peer) ?? [])
+        features.set(CHANNEL.rpc, this.#createRpc(peer))
+        this.#features.set(peer, features)
         this.#peers.set(id, peer)
         this.emit('peer', peer)
         const waiting = early ?? []
@@ -192,6 +221,7 @@ export class Room extends Emitter<RoomEvents> {
         for (const [channel, bytes] of waiting) deliver(channel, bytes)
       },
       (error: unknown) => {
+        if (this.#left || peer.state === 'closed') return
         this.emit(
           'error',
           error instanceof PeerjectError
@@ -200,6 +230,21 @@ export class Room extends Emitter<RoomEvents> {
         )
       },
     )
+  }
+
+  #createRpc(peer: Peer): FeatureSession {
+    const rpc = new RpcSession({
+      peer: peer.id,
+      codec: this.#codec,
+      exports: this.#exports,
+      send: (bytes) => peer.wire.sendMessage(CHANNEL.rpc, bytes),
+      streams: peer.rpcStreams(),
+      onError: (error) => this.emit('error', error),
+      ...(this.#init.authorize === undefined ? {} : { authorize: this.#init.authorize }),
+      ...(this.#init.rpcLimits === undefined ? {} : { limits: this.#init.rpcLimits }),
+    })
+    peer.attachRpc(rpc)
+    return rpc
   }
 
   #onValue(peer: Peer, bytes: Uint8Array): void {

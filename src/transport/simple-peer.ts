@@ -96,12 +96,18 @@ export function connectSimplePeer(options: SimplePeerOptions): SimplePeerConnect
           peer.destroy()
         },
       })
+      for (const bytes of early.splice(0)) transport.receive(bytes)
       settled = true
       resolve(transport)
     })
+    // The channel can deliver messages before simple-peer reports `connect` (it waits for ICE
+    // stats); keep them for the transport instead of losing the other side's first frames.
+    const early: Uint8Array[] = []
     peer.on('data', (data: unknown) => {
       const bytes = toBytes(data)
-      if (bytes !== undefined) transport?.receive(bytes)
+      if (bytes === undefined) return
+      if (transport === undefined) early.push(bytes)
+      else transport.receive(bytes)
     })
     peer.on('close', () => {
       fail(new PeerjectError('ERR_PEER_LEFT', 'the peer closed the connection'))

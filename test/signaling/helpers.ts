@@ -109,7 +109,10 @@ export class TestClient {
   }
 
   /** Like {@link next}, for any message matching `match`. */
-  nextMatching(match: (message: ServerMessage) => boolean, what = 'matching'): Promise<ServerMessage> {
+  nextMatching(
+    match: (message: ServerMessage) => boolean,
+    what = 'matching',
+  ): Promise<ServerMessage> {
     const index = this.received.findIndex((m, i) => !this.#taken.has(i) && match(m))
     if (index >= 0) {
       this.#taken.add(index)
@@ -143,10 +146,10 @@ export class TestClient {
   /** Joins `room`; resolves with `joined`, rejects with the server's error for that room. */
   async join(room: string, token?: string): Promise<Of<'joined'>> {
     this.send(token === undefined ? { type: 'join', room } : { type: 'join', room, token })
-    const reply = await this.nextMatching(
+    const reply = (await this.nextMatching(
       (m) => (m.type === 'joined' || m.type === 'error') && m.room === room,
       `"joined" or "error" for room ${room}`,
-    )
+    )) as Of<'joined' | 'error'>
     if (reply.type === 'error') throw new Error(`${reply.code}: ${reply.message}`)
     return reply
   }
@@ -159,6 +162,17 @@ export class TestClient {
     const room = `sync-${randomUUID()}`
     this.send({ type: 'signal', room, to: 'nobody', data: null })
     await this.next('error', (m) => m.room === room)
+  }
+
+  /**
+   * A frame-level barrier: resolves once the server has read every frame sent before (its frame
+   * parser answers a ping only after the frames ahead of it), even ones waiting in its queue.
+   */
+  async pingPong(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.ws.once('pong', () => resolve())
+      this.ws.ping()
+    })
   }
 
   /** Messages of `type` received so far (taken or not). */
@@ -206,5 +220,32 @@ export class Harness {
     await Promise.all(this.#servers.splice(0).map((server) => server.close()))
     const invalid = clients.flatMap((client) => client.invalid)
     if (invalid.length > 0) throw new Error(`invalid server frames: ${JSON.stringify(invalid)}`)
+  }
+}
+
+/** A controllable async check: each call waits until the test settles it. */
+export class Gate {
+  readonly #pending: ((allowed: boolean) => void)[] = []
+  readonly #waiters: (() => void)[] = []
+
+  /** The function to pass as `verifyToken`. */
+  readonly check = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
+      this.#pending.push(resolve)
+      for (const waiter of this.#waiters.splice(0)) waiter()
+    })
+
+  /** Resolves once `count` checks have started. */
+  async started(count: number): Promise<void> {
+    while (this.#pending.length < count) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve))
+    }
+  }
+
+  /** Settles check number `index` (0-based, in call order). */
+  settle(index: number, allowed: boolean): void {
+    const resolve = this.#pending[index]
+    if (resolve === undefined) throw new Error(`check ${index} has not started`)
+    resolve(allowed)
   }
 }

@@ -1,0 +1,248 @@
+/**
+ * Two Comlink endpoints that sit between Comlink and a MessagePort on the main thread.
+ *
+ * - {@link CallGuard} (exports side, wrapped by `Comlink.wrap`): times every request, and once the
+ *   worker is gone settles every pending request with an error, so no promise is left hanging
+ *   (Comlink alone never settles a call whose worker died). A request that outlives `timeoutMs`
+ *   calls `onTimeout`, which terminates the worker and closes the guard with `ERR_TIMEOUT`.
+ * - {@link CapabilityGate} (capabilities side, given to `Comlink.expose`): the worker is untrusted,
+ *   so only `GET` and `APPLY` (and `RELEASE`) of plain paths with plain-value arguments reach
+ *   Comlink. Refused: `SET` (would let code write into the host's objects, e.g. `__proto__`),
+ *   `CONSTRUCT`, `ENDPOINT`, the names `__proto__`, `constructor`, `prototype` and any name starting
+ *   with `_`, and argument wire values other than `RAW` (a malformed handler value would make
+ *   Comlink throw outside its try block, on the host's thread).
+ *
+ * Comlink's wire format (comlink/src/protocol.ts): requests `{ id, type, path, argumentList?, value? }`,
+ * answers `{ id, type: 'RAW' | 'HANDLER', name?, value }`; an error is `HANDLER` named `throw` whose
+ * value `{ isError: false, value }` Comlink rethrows as is, which is how a {@link PeerjectError}
+ * instance reaches the caller unchanged.
+ */
+import type { Endpoint } from 'comlink'
+
+import type { PeerjectError } from '../errors.js'
+
+type ListenerArgument = EventListenerOrEventListenerObject
+
+function callListener(listener: ListenerArgument, data: unknown): void {
+  const event = { data } as MessageEvent
+  if (typeof listener === 'function') listener(event)
+  else listener.handleEvent(event)
+}
+
+function requestId(message: unknown): string | undefined {
+  const id = (message as { id?: unknown } | null)?.id
+  return typeof id === 'string' ? id : undefined
+}
+
+/** A Comlink answer that makes the pending call reject with `error` itself. */
+function rejection(id: string, error: unknown): unknown {
+  return { id, type: 'HANDLER', name: 'throw', value: { isError: false, value: error } }
+}
+
+/** Options of {@link CallGuard}. */
+export interface CallGuardOptions {
+  /** Longest time one request may wait for its answer; `Infinity` for no limit. */
+  readonly timeoutMs: number
+  /** Called once when a request times out (the owner terminates the worker and closes the guard). */
+  readonly onTimeout: () => void
+  /** Called with `true` when the first request starts waiting and `false` when none waits. */
+  readonly onBusy?: (busy: boolean) => void
+}
+
+/** The exports-side endpoint: timeouts, and every request settles. */
+export class CallGuard implements Endpoint {
+  readonly #port: MessagePort
+  readonly #options: CallGuardOptions
+  readonly #listeners = new Set<ListenerArgument>()
+  /** Request id → deadline (`performance.now()` ms). Insertion order is deadline order. */
+  readonly #pending = new Map<string, number>()
+  readonly #detach: () => void
+  /**
+   * One timer for all requests, armed for the oldest deadline and re-armed lazily when it fires, so a
+   * call costs no timer of its own. Unreferenced while nothing is pending (Node).
+   */
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #closed: PeerjectError | undefined
+
+  constructor(port: MessagePort, options: CallGuardOptions) {
+    this.#port = port
+    this.#options = options
+    this.#detach = listen(port, (data) => this.#receive(data))
+  }
+
+  /** Requests waiting for an answer. */
+  get pending(): number {
+    return this.#pending.size
+  }
+
+  postMessage(message: unknown, transfer?: Transferable[]): void {
+    const id = requestId(message)
+    if (this.#closed !== undefined) {
+      const error = this.#closed
+      if (id !== undefined) queueMicrotask(() => this.#deliver(rejection(id, error)))
+      return
+    }
+    if (id !== undefined) {
+      const { timeoutMs } = this.#options
+      this.#pending.set(id, performance.now() + timeoutMs)
+      if (this.#pending.size === 1) {
+        this.#options.onBusy?.(true)
+        if (this.#timer === undefined) this.#arm(timeoutMs)
+        else refTimer(this.#timer, true)
+      }
+    }
+    this.#port.postMessage(message, transfer ?? [])
+  }
+
+  addEventListener(_type: string, listener: ListenerArgument): void {
+    this.#listeners.add(listener)
+  }
+
+  removeEventListener(_type: string, listener: ListenerArgument): void {
+    this.#listeners.delete(listener)
+  }
+
+  /**
+   * Settles every pending request with `error`; later requests reject with `later` (default: the
+   * same error). Idempotent: only the first call counts.
+   */
+  close(error: PeerjectError, later: PeerjectError = error): void {
+    if (this.#closed !== undefined) return
+    this.#closed = later
+    this.#detach()
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const ids = [...this.#pending.keys()]
+    this.#pending.clear()
+    if (ids.length > 0) this.#options.onBusy?.(false)
+    for (const id of ids) this.#deliver(rejection(id, error))
+  }
+
+  #arm(delay: number): void {
+    if (!Number.isFinite(delay)) return
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, delay))
+  }
+
+  #expire(): void {
+    this.#timer = undefined
+    const oldest = this.#pending.values().next()
+    if (oldest.done === true) return
+    const left = oldest.value - performance.now()
+    if (left <= 0) this.#options.onTimeout()
+    else this.#arm(left)
+  }
+
+  #receive(data: unknown): void {
+    const id = requestId(data)
+    if (id === undefined || !this.#pending.delete(id)) return
+    if (this.#pending.size === 0) {
+      this.#options.onBusy?.(false)
+      if (this.#timer !== undefined) refTimer(this.#timer, false)
+    }
+    this.#deliver(data)
+  }
+
+  #deliver(data: unknown): void {
+    for (const listener of this.#listeners) callListener(listener, data)
+  }
+}
+
+type NodePort = MessagePort & {
+  on?(event: 'message', listener: (data: unknown) => void): void
+  off?(event: 'message', listener: (data: unknown) => void): void
+}
+
+/**
+ * Listens for messages on `port`; returns the function that stops listening. Node's ports are event
+ * emitters too, and `on('message')` skips building an event object per message.
+ */
+export function listen(port: MessagePort, onData: (data: unknown) => void): () => void {
+  const node = port as NodePort
+  if (typeof node.on === 'function' && typeof node.off === 'function') {
+    node.on('message', onData)
+    return () => node.off?.('message', onData)
+  }
+  port.onmessage = (event: MessageEvent) => onData(event.data)
+  return () => {
+    port.onmessage = null
+  }
+}
+
+/** Node timers can stop keeping the process alive; browser timers have no such notion. */
+function refTimer(timer: ReturnType<typeof setTimeout>, on: boolean): void {
+  const node = timer as { ref?: () => void; unref?: () => void }
+  if (on) node.ref?.()
+  else node.unref?.()
+}
+
+const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype'])
+const MAX_PATH = 32
+
+/** Why a capability request is refused, or `undefined` when it may reach Comlink. */
+function refusal(data: Readonly<Record<string, unknown>>): string | undefined {
+  const { type, path, argumentList } = data
+  if (type !== 'GET' && type !== 'APPLY' && type !== 'RELEASE') {
+    return `${String(type)} is not allowed on capabilities (only reading and calling)`
+  }
+  if (type === 'RELEASE') return undefined
+  if (!Array.isArray(path) || path.length > MAX_PATH) return 'malformed capability path'
+  for (const name of path) {
+    if (typeof name !== 'string') return 'malformed capability path'
+    if (FORBIDDEN_NAMES.has(name) || name.startsWith('_')) {
+      return `the name '${name}' is not reachable on capabilities`
+    }
+  }
+  if (type === 'APPLY') {
+    if (!Array.isArray(argumentList)) return 'malformed capability call'
+    for (const argument of argumentList) {
+      if ((argument as { type?: unknown } | null)?.type !== 'RAW') {
+        return 'capability arguments must be plain values (no functions or proxies)'
+      }
+    }
+  }
+  return undefined
+}
+
+/** The capabilities-side endpoint: screens the worker's requests before Comlink sees them. */
+export class CapabilityGate implements Endpoint {
+  readonly #port: MessagePort
+  readonly #listeners = new Set<ListenerArgument>()
+
+  readonly #detach: () => void
+
+  constructor(port: MessagePort) {
+    this.#port = port
+    this.#detach = listen(port, (data) => this.#receive(data))
+  }
+
+  postMessage(message: unknown, transfer?: Transferable[]): void {
+    this.#port.postMessage(message, transfer ?? [])
+  }
+
+  addEventListener(_type: string, listener: ListenerArgument): void {
+    this.#listeners.add(listener)
+  }
+
+  removeEventListener(_type: string, listener: ListenerArgument): void {
+    this.#listeners.delete(listener)
+  }
+
+  /** Stops listening. */
+  close(): void {
+    this.#detach()
+    this.#port.close()
+  }
+
+  #receive(data: unknown): void {
+    if (typeof data !== 'object' || data === null) return
+    const id = requestId(data)
+    if (id === undefined) return
+    const reason = refusal(data as Readonly<Record<string, unknown>>)
+    if (reason !== undefined) {
+      const answer = { isError: true, value: { name: 'PeerjectError', message: reason } }
+      this.#port.postMessage({ id, type: 'HANDLER', name: 'throw', value: answer })
+      return
+    }
+    for (const listener of this.#listeners) callListener(listener, data)
+  }
+}

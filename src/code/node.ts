@@ -1,0 +1,5 @@
+/**
+ * The Node-only pieces of code objects; only the Node entry (src/node.ts) imports this file.
+ */
+export { createDirectoryStore } from './directory-store.js'
+export { DEFAULT_MEMORY_MB, NodeWorkerHost } from './node-host.js'

@@ -1,0 +1,187 @@
+/**
+ * Running a verified code object (issue item 5): start a worker through a {@link WorkerHost}, send it
+ * the modules, wait for `ready`, and return a Comlink `Remote` of its exports plus `dispose()`.
+ *
+ * Lifecycle and errors:
+ * - loading (including `setup(capabilities)`) and every call are limited by `timeoutMs`; when one
+ *   runs over, the worker is terminated, whatever is pending rejects `ERR_TIMEOUT`, later calls
+ *   reject `ERR_CLOSED`;
+ * - a syntax or evaluation error, or a throwing `setup`, rejects `ERR_CODE_LOAD` with the module's
+ *   own error name and message;
+ * - the worker dying on its own (out of memory: `ERR_TOO_LARGE`; crash) rejects what is pending with
+ *   that error, later calls with `ERR_CLOSED`;
+ * - `dispose()` terminates; pending and later calls reject `ERR_CLOSED`.
+ * Node: an idle code object does not keep the process alive; one with a call pending does.
+ */
+import * as Comlink from 'comlink'
+
+import { isPeerjectError, PeerjectError } from '../errors.js'
+import { shortId } from './code-id.js'
+import { CallGuard, CapabilityGate } from './endpoints.js'
+import { MAX_ERROR_MESSAGE } from './protocol.js'
+import type { FetchedCode, RunOptions, RunningCode } from './types.js'
+import type { WorkerHandle, WorkerHost } from './worker-host.js'
+
+/** Default `timeoutMs` of run(). */
+export const DEFAULT_RUN_TIMEOUT_MS = 30_000
+
+/** Extra hooks for the owner of running code objects (the service). */
+export interface RunHooks {
+  /** Called once when the code object stops for any reason. */
+  readonly onStop?: () => void
+}
+
+/** Starts `code` in a new worker of `host`. */
+export async function runCode<T>(
+  host: WorkerHost,
+  code: FetchedCode,
+  options: RunOptions = {},
+  hooks: RunHooks = {},
+): Promise<RunningCode<T>> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS
+  if (!(typeof timeoutMs === 'number' && timeoutMs > 0)) {
+    throw new PeerjectError(
+      'ERR_CODE_LOAD',
+      `timeoutMs must be a positive number, got ${timeoutMs}`,
+    )
+  }
+  const label = shortId(code.id, code.metadata.name)
+  const handle = await host.start({
+    ...(options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb }),
+    name: `peerject ${label}`,
+  })
+
+  const exportsChannel = new MessageChannel()
+  const capabilityChannel = options.capabilities === undefined ? undefined : new MessageChannel()
+  let stopped = false
+  const stop = (error: PeerjectError, later: PeerjectError): void => {
+    if (stopped) return
+    stopped = true
+    guard.close(error, later)
+    gate?.close()
+    handle.terminate()
+    exportsChannel.port1.close()
+    hooks.onStop?.()
+  }
+  const guard = new CallGuard(exportsChannel.port1, {
+    timeoutMs,
+    onTimeout: () =>
+      stop(
+        new PeerjectError(
+          'ERR_TIMEOUT',
+          `a call to code object ${label} did not return within timeoutMs (${timeoutMs} ms), so its worker was terminated; raise timeoutMs in run() for longer work`,
+        ),
+        closedError(label, 'was terminated after a call timed out; run it again'),
+      ),
+    onBusy: (busy) => {
+      setRef(exportsChannel.port1, busy)
+      handle.keepAlive?.(busy)
+    },
+  })
+  setRef(exportsChannel.port1, false)
+  let gate: CapabilityGate | undefined
+  if (capabilityChannel !== undefined) {
+    gate = new CapabilityGate(capabilityChannel.port1)
+    Comlink.expose(options.capabilities, gate)
+    setRef(capabilityChannel.port1, false)
+  }
+  void handle.stopped.then((error) => stop(error, closedError(label, `stopped: ${error.message}`)))
+
+  try {
+    await load(handle, code, label, timeoutMs, exportsChannel.port2, capabilityChannel?.port2)
+  } catch (error) {
+    const failure = isPeerjectError(error)
+      ? error
+      : new PeerjectError('ERR_CODE_LOAD', `code object ${label} could not be sent to its worker`, {
+          cause: error,
+        })
+    stop(failure, failure)
+    throw failure
+  }
+  const remote = Comlink.wrap<T>(guard)
+  const dispose = (): void =>
+    stop(closedError(label, 'was disposed'), closedError(label, 'was disposed'))
+  return new Proxy(remote as object, {
+    get: (target, property, receiver) =>
+      property === 'dispose' ? dispose : Reflect.get(target, property, receiver),
+  }) as RunningCode<T>
+}
+
+/** Sends the modules and waits for the runtime's answer. */
+async function load(
+  handle: WorkerHandle,
+  code: FetchedCode,
+  label: string,
+  timeoutMs: number,
+  exportsPort: MessagePort,
+  capabilityPort: MessagePort | undefined,
+): Promise<void> {
+  const answer = await new Promise<unknown>((resolve, reject) => {
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(
+          () =>
+            reject(
+              new PeerjectError(
+                'ERR_TIMEOUT',
+                `code object ${label} did not load within timeoutMs (${timeoutMs} ms); raise timeoutMs in run()`,
+              ),
+            ),
+          timeoutMs,
+        )
+      : undefined
+    void handle.stopped.then((error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    handle.port.onmessage = (event: MessageEvent) => {
+      clearTimeout(timer)
+      resolve(event.data)
+    }
+    const transfer: Transferable[] = [exportsPort]
+    if (capabilityPort !== undefined) transfer.push(capabilityPort)
+    handle.port.postMessage(
+      {
+        type: 'load',
+        modules: code.modules.map(({ id, source }) => ({ id, source })),
+        entry: code.id,
+        exports: exportsPort,
+        ...(capabilityPort === undefined ? {} : { capabilities: capabilityPort }),
+      },
+      transfer,
+    )
+  }).finally(() => {
+    handle.port.onmessage = null
+    handle.port.close()
+  })
+  const { type, stage, name, message } = (answer ?? {}) as Record<string, unknown>
+  if (type === 'ready') return
+  if (type !== 'failed') {
+    throw new PeerjectError(
+      'ERR_CODE_LOAD',
+      `code object ${label}: unexpected answer from its worker`,
+    )
+  }
+  const what = `${clip(name)}: ${clip(message)}`
+  throw new PeerjectError(
+    'ERR_CODE_LOAD',
+    stage === 'setup'
+      ? `setup(capabilities) of code object ${label} failed: ${what}`
+      : `code object ${label} failed to load: ${what}`,
+  )
+}
+
+function closedError(label: string, what: string): PeerjectError {
+  return new PeerjectError('ERR_CLOSED', `code object ${label} ${what}`)
+}
+
+function clip(value: unknown): string {
+  const text = String(value)
+  return text.length > MAX_ERROR_MESSAGE ? `${text.slice(0, MAX_ERROR_MESSAGE)}…` : text
+}
+
+/** Node MessagePorts keep the process alive while referenced; browsers have no such notion. */
+function setRef(port: MessagePort, on: boolean): void {
+  const node = port as MessagePort & { ref?: () => void; unref?: () => void }
+  if (on) node.ref?.()
+  else node.unref?.()
+}

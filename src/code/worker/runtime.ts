@@ -1,0 +1,108 @@
+/**
+ * The worker side of a code object, shared by the browser and Node hosts. It is JavaScript text, not
+ * an imported module, because the worker it runs in can import nothing but `blob:`/`data:` URLs
+ * (see docs/security.md). Each host's bootstrap evaluates `(RUNTIME_SOURCE)(port, host)` with:
+ *
+ * - `port`: the worker end of the control channel;
+ * - `host.Comlink`: the vendored Comlink module (worker/comlink-source.ts);
+ * - `host.moduleUrl(source)`: a URL the worker can import `source` from (blob: or data:).
+ *
+ * Protocol on `port` (one exchange per worker):
+ *   main → `{ type: 'load', modules: [{ id, source }], entry, exports: MessagePort, capabilities?: MessagePort }`
+ *          (`modules` lists dependencies before their dependents)
+ *   worker → `{ type: 'ready', exports: string[] }` | `{ type: 'failed', stage: 'load' | 'setup', name, message }`
+ *
+ * Before any code object is evaluated the runtime replaces every network global with a function that
+ * throws (defence in depth and a clear message; the browser's guarantee is the CSP the worker
+ * inherits, Node's the module-loader hook — see docs/security.md). Each `'peerject:<id>'` literal is
+ * rewritten to the URL of that dependency, which must come earlier in `modules`.
+ *
+ * Hazard: the regular expression below must match `DEPENDENCY_SPECIFIER` in code-id.ts.
+ */
+
+/** Globals that reach the network, replaced before any code object runs. */
+export const NETWORK_GLOBALS = [
+  'fetch',
+  'XMLHttpRequest',
+  'WebSocket',
+  'WebSocketStream',
+  'EventSource',
+  'WebTransport',
+  'RTCPeerConnection',
+  'webkitRTCPeerConnection',
+  'RTCDataChannel',
+  'BroadcastChannel',
+  'SharedWorker',
+  'Worker',
+  'importScripts',
+] as const
+
+/** The runtime: an async function expression of `(port, host)`. */
+export const RUNTIME_SOURCE = String.raw`async (port, host) => {
+  const { Comlink, moduleUrl } = host
+  const blocked = (name) =>
+    function () {
+      throw new TypeError(name + ' is not available inside a code object: code objects have no network access. Pass what it needs as a capability: run(id, { capabilities }).')
+    }
+  for (const name of ${JSON.stringify(NETWORK_GLOBALS)}) {
+    if (!(name in globalThis)) continue
+    Object.defineProperty(globalThis, name, { value: blocked(name), writable: false, configurable: false, enumerable: false })
+  }
+  const describe = (error) => {
+    if (error !== null && typeof error === 'object') return { name: String(error.name), message: String(error.message) }
+    return { name: 'Error', message: String(error) }
+  }
+  const fail = (stage, error) => port.postMessage({ type: 'failed', stage, ...describe(error) })
+  // Node's ports are event emitters too; on('message') skips building an event object per message.
+  const endpoint = (target) => {
+    if (typeof target.on !== 'function') return target
+    const listeners = new Map()
+    return {
+      postMessage: (message, transfer) => target.postMessage(message, transfer),
+      addEventListener: (_, listener) => {
+        const onData = (data) => listener({ data })
+        listeners.set(listener, onData)
+        target.on('message', onData)
+      },
+      removeEventListener: (_, listener) => {
+        target.off('message', listeners.get(listener))
+        listeners.delete(listener)
+        if (listeners.size === 0) target.close()
+      },
+    }
+  }
+  port.onmessage = async (event) => {
+    port.onmessage = null
+    const { modules, entry, exports, capabilities } = event.data
+    let namespace
+    try {
+      const urls = new Map()
+      for (const { id, source } of modules) {
+        const code = source.replace(/(['"])peerject:([0-9a-f]{64})\1/g, (_, quote, dependency) => {
+          const url = urls.get(dependency)
+          if (url === undefined) throw new Error("code object " + id.slice(0, 8) + "… imports 'peerject:" + dependency + "', which was not loaded")
+          return quote + url + quote
+        })
+        urls.set(id, moduleUrl(code))
+      }
+      namespace = await import(urls.get(entry))
+    } catch (error) {
+      fail('load', error)
+      return
+    }
+    if (capabilities !== undefined) {
+      if (typeof namespace.setup !== 'function') {
+        fail('setup', new TypeError('capabilities were granted but the code object exports no setup(capabilities) function'))
+        return
+      }
+      try {
+        await namespace.setup(Comlink.wrap(capabilities))
+      } catch (error) {
+        fail('setup', error)
+        return
+      }
+    }
+    Comlink.expose(namespace, endpoint(exports))
+    port.postMessage({ type: 'ready', exports: Object.keys(namespace) })
+  }
+}`

@@ -1,0 +1,178 @@
+/**
+ * Values ⇄ bytes. A Codec owns ONE private msgpackr instance configured here; it never calls
+ * msgpackr's global `addExtension`, so an application's own msgpackr use is unaffected, and it
+ * never lets msgpackr reach `new Function` (no records when packing; record definitions refused
+ * before unpacking, see scan.ts), so it works under a strict Content-Security-Policy.
+ *
+ * Message layout (docs/codec.md has the full table):
+ *
+ * | offset | bytes                                                                     |
+ * |--------|---------------------------------------------------------------------------|
+ * | 0      | header: format version (high nibble) · FLAG_REVIVE (bit 0)               |
+ * | 1      | msgpack body: one value, special values as tagged arrays                 |
+ * | …      | binary section (only with binary leaves): each leaf at an 8-aligned offset |
+ *
+ * A message without special values (plain JSON-like data, dates, bigints, undefined, NaN) has
+ * FLAG_REVIVE clear, and decoding it is one msgpackr unpack with no second walk.
+ */
+import { Packr, RESERVE_START_SPACE } from 'msgpackr'
+import { PeerjectError, isPeerjectError } from '../errors.js'
+import type { ClassRegistry } from './class-registry.js'
+import { Decoder, badMessage, type DecoderSettings } from './decoder.js'
+import { Encoder, type EncoderSettings, type ExternalHooks } from './encoder.js'
+import { scanBody } from './scan.js'
+import { HEADER_PLAIN, HEADER_REVIVE, alignBinary } from './tags.js'
+
+/** Options of {@link Codec}. */
+export interface CodecOptions {
+  /** The user's classes whose instances cross by value (register the same on both peers). */
+  readonly classes?: ClassRegistry
+  /** Send Error stacks (default false: stacks can reveal paths and internals). */
+  readonly includeStacks?: boolean
+  /** Maximum nesting of objects, for encode and decode (default 256); deeper → ERR_TOO_LARGE. */
+  readonly maxDepth?: number
+}
+
+/** Default {@link CodecOptions.maxDepth}. */
+export const DEFAULT_MAX_DEPTH = 256
+
+/** Encodes values to bytes and back; see the file comment and docs/codec.md. */
+export class Codec {
+  readonly #packr: Packr
+  readonly #encoding: EncoderSettings
+  readonly #decoding: DecoderSettings
+  readonly #maxDepth: number
+
+  constructor(options: CodecOptions = {}) {
+    const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
+    if (!Number.isInteger(maxDepth) || maxDepth < 1) {
+      throw new PeerjectError(
+        'ERR_TOO_LARGE',
+        `maxDepth must be a positive integer, got ${maxDepth}`,
+      )
+    }
+    this.#encoding = {
+      classes: options.classes,
+      includeStacks: options.includeStacks ?? false,
+      maxDepth,
+    }
+    this.#decoding = { classes: options.classes, maxDepth }
+    this.#maxDepth = maxDepth
+    this.#packr = new Packr({
+      // No record structures: msgpackr compiles record readers with `new Function`.
+      useRecords: false,
+      mapsAsObjects: true,
+      // Sets, errors, RegExps and binaries are tagged by the codec; msgpackr's own extensions
+      // for them stay off, so the only extension types on the wire are the three scan.ts allows.
+      moreTypes: false,
+      // References and cycles are the codec's (REF tags); msgpackr's 0x69/0x70 are refused.
+      structuredClone: false,
+      useBigIntExtension: true,
+      int64AsType: 'bigint',
+      useToJSON: false,
+      variableMapSize: true,
+      bundleStrings: false,
+      copyBuffers: false,
+      encodeUndefinedAsNil: false,
+    })
+  }
+
+  /**
+   * Encodes `value`. Throws ERR_UNSERIALIZABLE (naming the path) for what cannot cross, and
+   * ERR_TOO_LARGE past `maxDepth`. `hooks` let functions, by-reference objects and streams cross.
+   * The result may be a view into msgpackr's output buffer, shared with earlier and later results:
+   * do not write to it or transfer its buffer (postMessage transfer list); copy it first.
+   */
+  encode(value: unknown, hooks?: ExternalHooks): Uint8Array {
+    const encoder = new Encoder(this.#encoding, hooks)
+    const wire = encoder.value(value, 0)
+    const header = encoder.tagged ? HEADER_REVIVE : HEADER_PLAIN
+    if (encoder.binaries.length === 0) {
+      const message = plain(this.#pack(wire, RESERVE_START_SPACE | 1))
+      message[0] = header
+      return message
+    }
+    const body = this.#pack(wire, 0)
+    let total = 1 + body.length
+    for (const bytes of encoder.binaries) total = alignBinary(total) + bytes.length
+    let message: Uint8Array
+    try {
+      message = new Uint8Array(total)
+    } catch (error) {
+      throw new PeerjectError(
+        'ERR_TOO_LARGE',
+        `cannot allocate a ${total}-byte message; send large binaries in smaller pieces`,
+        { cause: error },
+      )
+    }
+    message[0] = header
+    message.set(body, 1)
+    let offset = 1 + body.length
+    for (const bytes of encoder.binaries) {
+      offset = alignBinary(offset)
+      message.set(bytes, offset)
+      offset += bytes.length
+    }
+    return message
+  }
+
+  /**
+   * Decodes bytes from a peer. Treats them as hostile: anything malformed is ERR_BAD_MESSAGE
+   * (msgpackr's error as `cause`), nesting past `maxDepth` is ERR_TOO_LARGE, and nothing else is
+   * thrown except what `hooks.import` throws as a PeerjectError. Binary leaves are returned as
+   * views into `bytes` where alignment allows, so `bytes` must not be reused afterwards.
+   */
+  decode(bytes: Uint8Array, hooks?: ExternalHooks): unknown {
+    try {
+      return this.#decode(bytes, hooks)
+    } catch (error) {
+      if (isPeerjectError(error)) throw error
+      throw badMessage(error instanceof Error ? error.message : String(error), error)
+    }
+  }
+
+  #decode(input: Uint8Array, hooks: ExternalHooks | undefined): unknown {
+    if (!(input instanceof Uint8Array)) throw badMessage('expected a Uint8Array')
+    // Node Buffers would unpack strings through Buffer and are not what views should share:
+    // use a plain view of them. (msgpackr caches a DataView as `dataView` on what it is given.)
+    const bytes = Object.getPrototypeOf(input) === Uint8Array.prototype ? input : plain(input)
+    const header = bytes[0]
+    if (header !== HEADER_PLAIN && header !== HEADER_REVIVE) {
+      throw badMessage(
+        bytes.length === 0 ? 'empty' : `unknown format byte 0x${(header ?? 0).toString(16)}`,
+      )
+    }
+    const revive = header === HEADER_REVIVE
+    const maxContainers = revive ? this.#maxDepth + 1 : this.#maxDepth
+    const bodyEnd = scanBody(bytes, 1, maxContainers, revive)
+    if (!revive && bodyEnd !== bytes.length) throw badMessage('unexpected bytes after the value')
+    let wire: unknown
+    try {
+      wire = this.#packr.unpack(bytes, { start: 1, end: bodyEnd })
+    } catch (error) {
+      throw badMessage(error instanceof Error ? error.message : String(error), error)
+    }
+    if (!revive) return wire
+    const decoder = new Decoder(this.#decoding, hooks, bytes, bodyEnd)
+    const value = decoder.value(wire, 0)
+    decoder.finish()
+    return value
+  }
+
+  #pack(wire: unknown, options: number): Uint8Array {
+    try {
+      return this.#packr.pack(wire, options)
+    } catch (error) {
+      throw new PeerjectError(
+        'ERR_UNSERIALIZABLE',
+        `msgpack could not encode the value: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      )
+    }
+  }
+}
+
+/** A plain Uint8Array view of `bytes` (never a Node Buffer), without copying. */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}

@@ -1,0 +1,140 @@
+/**
+ * Applies one operation (get, set, delete, call, construct) to a local value along a property
+ * path. Used on both sides:
+ * - by the exporter, for a peer's operation on an exported object (after the authorizer);
+ * - by a stub whose result has arrived, for operations on that local result.
+ *
+ * When the walk meets a stub before the end of the path, the rest of the operation is forwarded
+ * to that stub: that is how a peer in the middle routes calls from one peer to another.
+ */
+import { PeerjectError } from '../errors.js'
+import { forbiddenKey, formatPath, isBuiltInMember, readProperty } from './authorizer.js'
+import type { Path, PathKey } from './protocol.js'
+import { controllerOf, type CallOptions, type StubController } from './stub.js'
+
+/** An operation to apply along a path. */
+export type LocalOperation =
+  | { readonly op: 'get'; readonly path: Path }
+  | { readonly op: 'set'; readonly path: Path; readonly value: unknown }
+  | { readonly op: 'delete'; readonly path: Path }
+  | { readonly op: 'call' | 'construct'; readonly path: Path; readonly args: readonly unknown[] }
+
+/**
+ * Applies `operation` to `root`. Returns the result as is: it may be a promise or a thenable stub,
+ * which the caller awaits. Throws ERR_DENIED for unreachable keys, TypeError for impossible steps.
+ */
+export function applyOperation(
+  root: unknown,
+  operation: LocalOperation,
+  options?: CallOptions,
+): unknown {
+  const { op, path } = operation
+  const forbidden = forbiddenKey(path)
+  if (forbidden !== undefined) {
+    throw new PeerjectError('ERR_DENIED', `"${String(forbidden)}" is never reachable remotely`)
+  }
+  if (op === 'get') {
+    const walked = walk(root, path)
+    return walked.stub === undefined
+      ? walked.value
+      : forward(walked.stub, walked.rest, operation, options)
+  }
+  const last = path.at(-1)
+  if (last === undefined) {
+    if (op === 'call' || op === 'construct') return invoke(root, undefined, operation, options)
+    throw new TypeError(`cannot ${op} the reference itself; name a property`)
+  }
+  const parentPath = path.slice(0, -1)
+  const walked = walk(root, parentPath)
+  if (walked.stub !== undefined) {
+    return forward(walked.stub, [...walked.rest, last], operation, options)
+  }
+  const parent = walked.value
+  switch (op) {
+    case 'call':
+    case 'construct':
+      return invoke(readProperty(parent, last), parent, operation, options)
+    case 'set':
+      return assign(parent, last, operation.value, path)
+    case 'delete':
+      return remove(parent, last, path)
+  }
+}
+
+type Walked =
+  | { readonly stub: undefined; readonly value: unknown }
+  | { readonly stub: StubController; readonly rest: Path }
+
+/** Reads along `path`, stopping at a stub that still has path left below it. */
+function walk(root: unknown, path: Path): Walked {
+  let value = root
+  for (let i = 0; i < path.length; i++) {
+    const stub = controllerOf(value)
+    if (stub !== undefined) return { stub, rest: path.slice(i) }
+    value = readProperty(value, path[i] as PathKey)
+  }
+  return { stub: undefined, value }
+}
+
+/** Re-issues `operation` on `stub`, with `rest` appended to the stub's own path. */
+function forward(
+  stub: StubController,
+  rest: Path,
+  operation: LocalOperation,
+  options: CallOptions | undefined,
+): unknown {
+  const path = [...stub.path, ...rest]
+  const opts = options ?? stub.options
+  const { handle } = stub
+  switch (operation.op) {
+    case 'get':
+      return handle.get(path, opts)
+    case 'set':
+      return handle.set(path, operation.value, opts)
+    case 'delete':
+      return handle.delete(path, opts)
+    case 'call':
+      return handle.call(path, operation.args, opts)
+    case 'construct':
+      return handle.construct(path, operation.args, opts)
+  }
+}
+
+function invoke(
+  fn: unknown,
+  thisArg: unknown,
+  operation: LocalOperation & { readonly op: 'call' | 'construct' },
+  options: CallOptions | undefined,
+): unknown {
+  const stub = controllerOf(fn)
+  if (stub !== undefined) return forward(stub, [], operation, options)
+  if (typeof fn !== 'function') {
+    throw new TypeError(`${formatPath(operation.path)} is not a function`)
+  }
+  return operation.op === 'construct'
+    ? Reflect.construct(fn, operation.args)
+    : Reflect.apply(fn, thisArg, operation.args)
+}
+
+function assign(parent: unknown, key: PathKey, value: unknown, path: Path): true {
+  if ((typeof parent !== 'object' && typeof parent !== 'function') || parent === null) {
+    throw new TypeError(`cannot set ${formatPath(path)}: its parent is not an object`)
+  }
+  if (isBuiltInMember(parent, key)) {
+    throw new PeerjectError('ERR_DENIED', `cannot set ${formatPath(path)}: it is a built-in`)
+  }
+  if (!Reflect.set(parent, key, value)) {
+    throw new TypeError(`cannot set ${formatPath(path)}: the property is read-only`)
+  }
+  return true
+}
+
+function remove(parent: unknown, key: PathKey, path: Path): boolean {
+  if ((typeof parent !== 'object' && typeof parent !== 'function') || parent === null) {
+    throw new TypeError(`cannot delete ${formatPath(path)}: its parent is not an object`)
+  }
+  if (isBuiltInMember(parent, key)) {
+    throw new PeerjectError('ERR_DENIED', `cannot delete ${formatPath(path)}: it is a built-in`)
+  }
+  return Reflect.deleteProperty(parent, key)
+}

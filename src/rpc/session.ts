@@ -1,0 +1,370 @@
+/**
+ * One rpc session: this peer and one other, over one ordered byte channel. The transport boundary
+ * is captp's: a `send` function out, {@link RpcSession.dispatch} in, {@link RpcSession.close} when
+ * the peer leaves. The room keeps one session per peer and one {@link ExportRegistry} for all.
+ *
+ * The session owns the codec hooks — the one function ({@link RpcSession} `#exportHook`) that
+ * decides how a function or by-reference object crosses: a stub going home as `['o', id]`, anything
+ * else as a new (or re-counted) export `['e', id]`; streams go to the `streams` option.
+ *
+ * Failure rules: hostile or malformed input never throws out of `dispatch`. An operation that
+ * fails (unknown id, denied, quota) rejects for its caller only; a protocol violation (undecodable
+ * bytes, a malformed message, ids that do not increase, forged releases) is reported once through
+ * `onError` and closes this session alone. `close` settles every pending promise.
+ */
+import type { Codec, ExternalHooks } from '../codec/index.js'
+import { PeerjectError } from '../errors.js'
+import { defaultAuthorizer, type Authorizer } from './authorizer.js'
+import type { ExportRegistry } from './export-registry.js'
+import { Exporter } from './exporter.js'
+import { defaultFinalizer, Importer, type FinalizerFactory } from './importer.js'
+import { resolveLimits, type RpcLimits } from './limits.js'
+import { isRefData, isRpcMessage } from './protocol.js'
+import { controllerOf, ForceReference } from './stub.js'
+import type { Remote } from './types.js'
+
+/** How streams cross (owned by the stream feature; the session passes them through). */
+export interface StreamHooks {
+  /** Returns plain encodable data describing `value` (a ReadableStream) at `path`. */
+  export(value: object, path: string): unknown
+  /** Returns the live stream for `data`. */
+  import(data: unknown): unknown
+}
+
+/** Options of {@link RpcSession}. */
+export interface RpcSessionOptions {
+  /** The other peer's id (used in messages and given to the authorizer). */
+  readonly peer: string
+  /** The room's codec (class registry, stacks, depth). */
+  readonly codec: Codec
+  /**
+   * Sends one message to the peer, reliably and in order. The session calls it again only after
+   * the previous promise settled. A rejection with ERR_TOO_LARGE fails that message's operation;
+   * any other rejection closes the session.
+   */
+  readonly send: (bytes: Uint8Array) => Promise<void>
+  /** Objects this peer exposes by name (shared by the room's sessions). */
+  readonly exports: ExportRegistry
+  /** Screens the peer's operations; default {@link defaultAuthorizer}. */
+  readonly authorize?: Authorizer
+  /** Per-peer limits; defaults in `DEFAULT_RPC_LIMITS`. */
+  readonly limits?: Partial<RpcLimits>
+  /** Stream crossing, delegated to the stream feature. Without it, streams are refused. */
+  readonly streams?: StreamHooks
+  /** Failures nobody awaits: fire-and-forget assignments, protocol violations. */
+  readonly onError?: (error: PeerjectError) => void
+  /** Makes the registry that releases collected stubs (tests inject one). */
+  readonly finalizer?: FinalizerFactory
+}
+
+/** Counts for debugging (`session.stats()`). */
+export interface RpcStats {
+  /** The other peer. */
+  readonly peer: string
+  /** Imports held: references from the peer and results of calls not yet released. */
+  readonly imports: number
+  /** Exports held for the peer: references sent, names resolved, results of its calls. */
+  readonly exports: number
+  /** Own requests and pulls waiting for a reply. */
+  readonly pendingCalls: number
+  /** The peer's operations running or queued here. */
+  readonly inFlight: number
+  /** Messages waiting for `send`. */
+  readonly queuedMessages: number
+  /** Whether the session is closed. */
+  readonly closed: boolean
+}
+
+interface Outgoing {
+  readonly bytes: Uint8Array
+  readonly exported: readonly number[]
+  readonly onFailure: ((error: PeerjectError) => void) | undefined
+}
+
+/** The rpc session with one peer. */
+export class RpcSession {
+  readonly #options: RpcSessionOptions
+  readonly #limits: RpcLimits
+  readonly #importer: Importer
+  readonly #exporter: Exporter
+  readonly #importHooks: ExternalHooks
+  readonly #outbox: Outgoing[] = []
+  #sending = false
+  #closed: PeerjectError | undefined
+
+  constructor(options: RpcSessionOptions) {
+    this.#options = options
+    this.#limits = resolveLimits(options.limits)
+    const peer = options.peer
+    const post = (message: readonly unknown[], onFailure?: (error: PeerjectError) => void): void =>
+      this.#post(message, onFailure)
+    this.#importer = new Importer(
+      { peer, limits: this.#limits, post, report: (error) => this.#report(error) },
+      options.finalizer ?? defaultFinalizer,
+    )
+    this.#exporter = new Exporter({
+      peer,
+      limits: this.#limits,
+      registry: options.exports,
+      authorize: options.authorize ?? defaultAuthorizer,
+      post,
+    })
+    this.#importHooks = {
+      export: () => {
+        throw new PeerjectError('ERR_INTERNAL', 'export hook used while decoding')
+      },
+      import: (kind, data) => this.#importHook(kind, data),
+    }
+  }
+
+  /** The other peer's id. */
+  get peer(): string {
+    return this.#options.peer
+  }
+
+  /** Why the session closed, or undefined while open. */
+  get closed(): PeerjectError | undefined {
+    return this.#closed
+  }
+
+  /** Handles one message from the peer. Never throws; see the file comment for failure rules. */
+  dispatch(bytes: Uint8Array): void {
+    if (this.#closed !== undefined) return
+    let message: unknown
+    try {
+      message = this.#options.codec.decode(bytes, this.#importHooks)
+    } catch (error) {
+      this.#violation(asBadMessage(error, 'an rpc message could not be decoded'))
+      return
+    }
+    if (!isRpcMessage(message, this.#limits)) {
+      this.#violation(new PeerjectError('ERR_BAD_MESSAGE', 'malformed rpc message'))
+      return
+    }
+    try {
+      if (message[0] === 'return' || message[0] === 'throw') {
+        const ok = message[0] === 'return'
+        const value = ok ? message[2] : this.#remoteError(message[2])
+        if (!this.#importer.settle(message[1], ok, value)) {
+          throw new PeerjectError(
+            'ERR_BAD_MESSAGE',
+            `reply for request ${message[1]}, which was never sent`,
+          )
+        }
+      } else {
+        this.#exporter.receive(message)
+      }
+    } catch (error) {
+      this.#violation(asBadMessage(error, 'an rpc message was refused'))
+    }
+  }
+
+  /** The names the peer exposes (that its authorizer lets this peer resolve). */
+  async list(): Promise<string[]> {
+    const names = await this.#importer.list()
+    if (!Array.isArray(names) || !names.every((name) => typeof name === 'string')) {
+      throw new PeerjectError(
+        'ERR_BAD_MESSAGE',
+        `peer ${this.peer} answered list() with something other than names`,
+      )
+    }
+    return names as string[]
+  }
+
+  /**
+   * A stub of the object the peer exposes as `name`. Sends `resolve` at once; a missing or denied
+   * name rejects the first operation on the stub (ERR_NOT_FOUND / ERR_DENIED).
+   */
+  resolve<T>(name: string): Remote<T> {
+    return this.#importer.resolve(name) as Remote<T>
+  }
+
+  /**
+   * Ends the session (the peer left, or a violation): every pending call rejects ERR_PEER_LEFT
+   * (with `reason` as cause unless it is that already), stubs of the peer become unusable, exports
+   * held for it are dropped. Idempotent.
+   */
+  close(reason: PeerjectError): void {
+    if (this.#closed !== undefined) return
+    const left =
+      reason.code === 'ERR_PEER_LEFT'
+        ? reason
+        : new PeerjectError(
+            'ERR_PEER_LEFT',
+            `the session with peer ${this.peer} closed: ${reason.message}`,
+            {
+              cause: reason,
+            },
+          )
+    this.#closed = left
+    this.#outbox.length = 0
+    this.#importer.close(left)
+    this.#exporter.close()
+  }
+
+  /** Counts of imports, exports and pending operations, for debugging. */
+  stats(): RpcStats {
+    return {
+      peer: this.peer,
+      imports: this.#importer.size,
+      exports: this.#exporter.size,
+      pendingCalls: this.#importer.pending,
+      inFlight: this.#exporter.inFlight,
+      queuedMessages: this.#outbox.length,
+      closed: this.#closed !== undefined,
+    }
+  }
+
+  /** Encodes `message` with the export hook and queues it for `send`. */
+  #post(message: readonly unknown[], onFailure?: (error: PeerjectError) => void): void {
+    if (this.#closed !== undefined) {
+      onFailure?.(this.#closed)
+      return
+    }
+    const exported: number[] = []
+    let bytes: Uint8Array
+    try {
+      bytes = this.#options.codec.encode(message, {
+        export: (kind, value, path) => this.#exportHook(kind, value, path, exported),
+        import: () => {
+          throw new PeerjectError('ERR_INTERNAL', 'import hook used while encoding')
+        },
+      })
+    } catch (error) {
+      for (const id of exported) this.#exporter.unexport(id)
+      const coded = asCoded(error, 'ERR_UNSERIALIZABLE')
+      if (onFailure !== undefined) onFailure(coded)
+      else this.#report(coded)
+      return
+    }
+    this.#outbox.push({ bytes, exported, onFailure })
+    if (!this.#sending) this.#flush()
+  }
+
+  #flush(): void {
+    const next = this.#outbox.shift()
+    if (next === undefined || this.#closed !== undefined) {
+      this.#sending = false
+      return
+    }
+    this.#sending = true
+    let sent: Promise<void>
+    try {
+      sent = this.#options.send(next.bytes)
+    } catch (error) {
+      sent = Promise.reject(error)
+    }
+    sent.then(
+      () => this.#flush(),
+      (error: unknown) => {
+        if (error instanceof PeerjectError && error.code === 'ERR_TOO_LARGE') {
+          for (const id of next.exported) this.#exporter.unexport(id)
+          if (next.onFailure !== undefined) next.onFailure(error)
+          else this.#report(error)
+          this.#flush()
+          return
+        }
+        this.#sending = false
+        const reason = asCoded(error, 'ERR_CLOSED')
+        this.#report(reason)
+        this.close(reason)
+      },
+    )
+  }
+
+  /**
+   * THE decision for functions and by-reference objects: a stub of this session going home with
+   * no path crosses as `['o', id]`; a settled local result crosses as what it holds; everything
+   * else (local objects, stubs of other peers, property paths) is exported as `['e', id]`.
+   */
+  #exportHook(kind: string, value: object, path: string, exported: number[]): unknown {
+    if (kind === 'stream') {
+      const streams = this.#options.streams
+      if (streams === undefined) {
+        throw new PeerjectError(
+          'ERR_UNSERIALIZABLE',
+          `${path} is a stream; streams cannot cross here`,
+        )
+      }
+      return streams.export(value, path)
+    }
+    const target = value instanceof ForceReference ? value.value : value
+    const stub = controllerOf(target)
+    if (stub !== undefined && stub.path.length === 0) {
+      const { handle } = stub
+      if (handle.dead !== undefined) throw handle.dead
+      if (handle.host === this.#importer && handle.id !== undefined) return ['o', handle.id]
+      if (handle.thenable) {
+        const settled = handle.settled
+        const inner = settled?.ok === true ? settled.value : undefined
+        if ((typeof inner === 'object' || typeof inner === 'function') && inner !== null) {
+          return this.#exportHook(kind, inner, path, exported)
+        }
+        throw new PeerjectError(
+          'ERR_UNSERIALIZABLE',
+          `${path} is the pending result ${handle.label}; await it and pass the value`,
+        )
+      }
+    }
+    const id = this.#exporter.exportValue(target)
+    exported.push(id)
+    return ['e', id]
+  }
+
+  #importHook(kind: string, data: unknown): unknown {
+    if (kind === 'stream') {
+      const streams = this.#options.streams
+      if (streams === undefined) {
+        throw new PeerjectError(
+          'ERR_BAD_MESSAGE',
+          'the peer sent a stream, but streams are not enabled',
+        )
+      }
+      return streams.import(data)
+    }
+    if (!isRefData(data)) throw new PeerjectError('ERR_BAD_MESSAGE', 'malformed reference')
+    const [where, id] = data
+    if (where === 'o') return this.#exporter.lookupOwn(id)
+    if (id > 0)
+      throw new PeerjectError(
+        'ERR_BAD_MESSAGE',
+        `the peer sent export id ${id}; its ids are negative`,
+      )
+    return this.#importer.receive(id, kind === 'function' ? 'function' : 'object')
+  }
+
+  /** A received error value as the local rejection reason. */
+  #remoteError(value: unknown): unknown {
+    if (value instanceof Error) return value
+    return new PeerjectError('ERR_REMOTE', `peer ${this.peer} threw a value that is not an Error`, {
+      cause: value,
+    })
+  }
+
+  #report(error: PeerjectError): void {
+    this.#options.onError?.(error)
+  }
+
+  #violation(error: PeerjectError): void {
+    if (this.#closed !== undefined) return
+    this.#report(error)
+    this.close(error)
+  }
+}
+
+function asCoded(error: unknown, code: 'ERR_UNSERIALIZABLE' | 'ERR_CLOSED'): PeerjectError {
+  if (error instanceof PeerjectError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  return new PeerjectError(code, message, { cause: error })
+}
+
+function asBadMessage(error: unknown, what: string): PeerjectError {
+  if (error instanceof PeerjectError) return error
+  return new PeerjectError(
+    'ERR_BAD_MESSAGE',
+    `${what}: ${String((error as Error)?.message ?? error)}`,
+    {
+      cause: error,
+    },
+  )
+}

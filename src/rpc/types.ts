@@ -1,0 +1,136 @@
+/**
+ * Compile-time view of stubs: `Remote<T>` (what a reference to a `T` on another peer looks like
+ * here) and its inverse `Local<T>`. Types only; nothing here exists at run time.
+ *
+ * Rules, matching the run time (docs/rpc.md, "Types"):
+ * - methods and function-valued properties are callable and return {@link RemoteResult}: a promise
+ *   of the received value that can also be pipelined on (`await api.user(1).name()`);
+ * - other properties are {@link RemoteProperty}: awaitable reads with deeper paths
+ *   (`await remote.items[2]`, `await remote.items.length`);
+ * - callback slots — optional or nullable function properties — are typed for assignment
+ *   (`remote.onChange = v => …`); other properties are written with `await set(remote.x, v)`;
+ * - arguments accept local callbacks where the remote side expects functions ({@link Passable});
+ * - values arrive by value except functions and by-reference objects, which arrive as stubs
+ *   ({@link Received}).
+ */
+import type { BY_REFERENCE } from '../codec/index.js'
+
+/** Type-only brand carrying the remote type, so {@link Local} can invert {@link Remote}. */
+declare const remoteType: unique symbol
+
+type Primitive = string | number | bigint | boolean | symbol | null | undefined | void
+type AnyFunction = (...args: never[]) => unknown
+type AnyConstructor = abstract new (...args: never[]) => unknown
+/** Built-ins that cross by value as themselves. */
+type Opaque =
+  | Date
+  | RegExp
+  | Error
+  | ArrayBuffer
+  | ArrayBufferView
+  | Map<unknown, unknown>
+  | Set<unknown>
+  | ReadonlyMap<unknown, unknown>
+  | ReadonlySet<unknown>
+
+/** A value that may be returned directly or as a promise. */
+export type MaybePromise<T> = T | Promise<T>
+
+/** Objects that cross by reference: `class X extends RpcTarget` or `markByReference(x)`. */
+export interface ByReference {
+  readonly [BY_REFERENCE]: true
+}
+
+/** What every stub has: disposal and the (type-only) remote type. */
+export interface StubBase<T> {
+  /** Type-only: the remote type. Not present at run time. */
+  readonly [remoteType]: T
+  /** Releases the stub (the same as `release(stub)`). */
+  [Symbol.dispose](): void
+}
+
+/** What a value of type `T` looks like after it crossed by value. */
+export type Received<T> = unknown extends T
+  ? T
+  : T extends Primitive
+    ? T
+    : T extends { readonly [remoteType]: unknown }
+      ? T
+      : T extends AnyFunction | AnyConstructor | ByReference
+        ? Remote<T>
+        : T extends Opaque
+          ? T
+          : { [K in keyof T]: Received<T[K]> }
+
+/** What a caller may pass where the remote side expects a `T`: local callbacks, stubs, values. */
+export type Passable<T> = unknown extends T
+  ? T
+  : T extends Primitive
+    ? T
+    : T extends AnyFunction
+      ? Local<T> | Remote<T>
+      : T extends ByReference
+        ? T | Remote<T>
+        : T extends Opaque
+          ? T
+          : { [K in keyof T]: Passable<T[K]> }
+
+/** Arguments of a remote call, as the caller may pass them. */
+export type PassableArgs<A extends readonly unknown[]> = { [I in keyof A]: Passable<A[I]> }
+
+/** Keys reachable through a stub: string and number keys, minus the never-reachable names. */
+type RemoteKeys<T> = Exclude<
+  Extract<keyof T, string | number>,
+  'prototype' | 'constructor' | '__proto__'
+>
+
+/** The members of a stub or path: one {@link RemoteProperty} per reachable key. */
+export type RemoteMembers<T> = [T] extends [Primitive]
+  ? unknown
+  : { -readonly [K in RemoteKeys<T>]-?: RemoteProperty<T[K]> }
+
+/** Call and `new` signatures of a stub or path whose target is a function or a class. */
+export type RemoteCallable<T> = (T extends (...args: infer A) => infer R
+  ? (...args: PassableArgs<A>) => RemoteResult<R>
+  : unknown) &
+  (T extends abstract new (...args: infer A) => infer I
+    ? new (...args: PassableArgs<A>) => RemoteInstance<I>
+    : unknown)
+
+/** A result: a promise of the received value, pipelinable before it resolves. */
+export type RemoteResult<R> = Promise<Received<Awaited<R>>> &
+  RemoteMembers<NonNullable<Awaited<R>>> &
+  RemoteCallable<NonNullable<Awaited<R>>>
+
+/** What `new stub.Klass()` gives: always a reference to the instance. */
+export type RemoteInstance<I> = Promise<Remote<I>> & RemoteMembers<I>
+
+/** A callback slot: an optional or nullable function property, typed for assignment. */
+type CallbackSlot<V> = Local<NonNullable<V>> | Extract<V, null | undefined>
+
+/** A property path below a stub: awaitable read, deeper paths, callable when a function. */
+export type RemoteProperty<V> = [NonNullable<V>] extends [AnyFunction]
+  ? [Extract<V, null | undefined>] extends [never]
+    ? RemoteResultOf<V>
+    : CallbackSlot<V>
+  : RemoteResultOf<V>
+
+type RemoteResultOf<V> = Promise<Received<Awaited<V>>> &
+  RemoteMembers<NonNullable<Awaited<V>>> &
+  RemoteCallable<NonNullable<V>>
+
+/** A stub of a `T` that lives on another peer. */
+export type Remote<T> = RemoteMembers<T> & RemoteCallable<T> & StubBase<T>
+
+/**
+ * The inverse of {@link Remote}: `Local<Remote<T>>` is `T`. For a function type, the local
+ * implementation it describes: arguments arrive received, the result may be returned or promised.
+ */
+export type Local<T> = T extends { readonly [remoteType]: infer U }
+  ? U
+  : T extends (...args: infer A) => infer R
+    ? (...args: { [I in keyof A]: Received<A[I]> }) => LocalReturn<Awaited<R>>
+    : T
+
+/** What a local implementation may return: anything for `void`, else the value or a promise. */
+type LocalReturn<R> = [R] extends [void] ? unknown : MaybePromise<R>

@@ -1,0 +1,355 @@
+/**
+ * Decides which frame goes out next. Messages are delivered in order per channel; channels (and
+ * streams) interleave. In priority order:
+ * 1. control frames (HELLO, CANCEL, STREAM_CREDIT/END/ABORT/CANCEL): always first;
+ * 2. small messages (those that fit one frame with a BATCH entry header) at the head of their
+ *    channel's lane: coalesced into BATCH frames, so many small messages cost one transport send;
+ * 3. bulk sources in round-robin: the large message at the head of each lane, chunk by chunk,
+ *    and stream data.
+ * When small messages and bulk are both pending they alternate, so a small message on another
+ * channel waits for at most one in-progress chunk, and a steady flow of small messages cannot
+ * starve a transfer. Within one channel a message waits for the ones sent before it (FIFO).
+ *
+ * A lane's large message joins the rotation only while the peer's advertised reassembly limits
+ * (`maxReassembling`, `maxReassemblyBytes`) allow; the others wait, in order. This mirrors the
+ * receiver's check exactly, so a well-behaved sender is never disconnected for quota.
+ *
+ * The scheduler never sends: the session's pump calls `next()`, hands the frame to the transport,
+ * then calls `handed()`, with no await in between.
+ */
+import { PeerjectError, formatBytes } from '../errors.js'
+import { Fifo } from './fifo.js'
+import type { HelloFields } from './frame.js'
+import {
+  BATCH_ENTRY_LAYOUT,
+  BATCH_LAYOUT,
+  FRAME_KIND,
+  encodeCancel,
+  writeU16,
+  writeU32,
+} from './frame.js'
+import { MAX_U32 } from './limits.js'
+import type { BulkSource } from './outgoing-message.js'
+import { OutgoingMessage } from './outgoing-message.js'
+
+const MAX_BATCH_ENTRIES = 0xffff
+
+/** The messages of one channel, in send order. */
+interface Lane {
+  readonly queue: Fifo<OutgoingMessage>
+  /** The large message at the head of the lane (waiting for admission or in the rotation). */
+  active: OutgoingMessage | undefined
+  /** In the list of lanes whose head is a small message. */
+  ready: boolean
+}
+
+/** Frame producer for one session. */
+export class Scheduler {
+  readonly #control = new Fifo<Uint8Array>()
+  readonly #lanes = new Map<number, Lane>()
+  readonly #readyLanes: Lane[] = []
+  readonly #waiting = new Fifo<OutgoingMessage>()
+  readonly #rotation: BulkSource[] = []
+  readonly #kick: () => void
+  #next = 0
+  #firstLane = 0
+  #preferBulk = false
+  #peer: HelloFields | undefined
+  #chunkBytes = 0
+  #nextMessageId = 0
+  #peerReassembling = 0
+  #peerReassemblyBytes = 0
+  /** What the frame returned by the last `next()` carries, settled by `handed()`. */
+  #batch: OutgoingMessage[] = []
+  #source: BulkSource | undefined
+
+  /** `kick` asks the session to run its pump (new work arrived). */
+  constructor(kick: () => void) {
+    this.#kick = kick
+  }
+
+  /** Control frames waiting. */
+  get controlLength(): number {
+    return this.#control.length
+  }
+
+  /** Frames and messages waiting to go out (control frames, messages, bulk sources). */
+  get queued(): number {
+    let messages = 0
+    for (const lane of this.#lanes.values()) {
+      messages += lane.queue.length + (lane.active === undefined ? 0 : 1)
+    }
+    const streams = this.#rotation.filter((source) => !(source instanceof OutgoingMessage)).length
+    return this.#control.length + messages + streams
+  }
+
+  /** Data may flow: the peer's HELLO arrived and the frame size is negotiated. */
+  open(peer: HelloFields, chunkBytes: number): void {
+    this.#peer = peer
+    this.#chunkBytes = chunkBytes
+    this.#kick()
+  }
+
+  /** Queues a control frame (sent before any data). */
+  control(frame: Uint8Array): void {
+    this.#control.push(frame)
+    this.#kick()
+  }
+
+  /** Queues a message. Call after `open`. Rejects it at once when the peer would refuse it. */
+  message(message: OutgoingMessage): void {
+    const peer = this.#peer
+    if (peer === undefined || message.settled) return
+    if (message.total > peer.maxMessageBytes) {
+      message.reject(
+        new PeerjectError(
+          'ERR_TOO_LARGE',
+          `message of ${formatBytes(message.total)} exceeds the peer's maxMessageBytes (${formatBytes(peer.maxMessageBytes)}); send it as a byte stream, or raise maxMessageBytes in the peer's wire limits`,
+        ),
+      )
+      return
+    }
+    let lane = this.#lanes.get(message.channel)
+    if (lane === undefined) {
+      lane = { queue: new Fifo(), active: undefined, ready: false }
+      this.#lanes.set(message.channel, lane)
+    }
+    lane.queue.push(message)
+    if (lane.active === undefined && !lane.ready) this.#promote(lane)
+    this.#kick()
+  }
+
+  /** Puts a bulk source (back) into the rotation. */
+  activate(source: BulkSource): void {
+    if (source.scheduled) return
+    source.scheduled = true
+    this.#rotation.push(source)
+    this.#kick()
+  }
+
+  /** Takes a bulk source out of the rotation. */
+  deactivate(source: BulkSource): void {
+    if (!source.scheduled) return
+    source.scheduled = false
+    const index = this.#rotation.indexOf(source)
+    if (index < 0) return
+    this.#rotation.splice(index, 1)
+    if (index < this.#next) this.#next--
+  }
+
+  /**
+   * The caller aborted `message` before its last byte was handed over. A message the peer holds
+   * partly is cancelled with a CANCEL frame (which overtakes any later data: control goes first).
+   */
+  abort(message: OutgoingMessage): void {
+    if (message.settled) return
+    message.reject(new PeerjectError('ERR_ABORTED', 'the send was aborted'))
+    const lane = this.#lanes.get(message.channel)
+    if (lane?.active !== message) return // still queued: skipped lazily
+    lane.active = undefined
+    if (message.scheduled) {
+      this.deactivate(message)
+      if (message.sent > 0) this.control(encodeCancel(message.id))
+      this.#release(message)
+    }
+    this.#promote(lane)
+  }
+
+  /** The next frame to hand to the transport, or `undefined` when there is nothing to send. */
+  next(): Uint8Array | undefined {
+    const control = this.#control.shift()
+    if (control !== undefined) return control
+    if (this.#peer === undefined) return undefined
+    const hasSmall = this.#refreshReady()
+    if (hasSmall && (!this.#preferBulk || this.#rotation.length === 0)) {
+      this.#preferBulk = true
+      return this.#buildBatch()
+    }
+    const frame = this.#takeBulk()
+    if (frame !== undefined) {
+      this.#preferBulk = false
+      return frame
+    }
+    return hasSmall ? this.#buildBatch() : undefined
+  }
+
+  /** The frame from the last `next()` was handed to the transport: settle what it carried. */
+  handed(): void {
+    const source = this.#source
+    if (source !== undefined) {
+      this.#source = undefined
+      source.handed()
+      if (source instanceof OutgoingMessage && source.complete) {
+        this.deactivate(source)
+        this.#release(source)
+        const lane = this.#lanes.get(source.channel)
+        if (lane !== undefined && lane.active === source) {
+          lane.active = undefined
+          this.#promote(lane)
+        }
+      }
+      return
+    }
+    if (this.#batch.length === 0) return
+    const batch = this.#batch
+    this.#batch = []
+    for (const message of batch) message.handedWhole()
+  }
+
+  /** Rejects every queued message (the session closed). Streams are failed by their owners. */
+  failAll(error: PeerjectError): void {
+    for (const lane of this.#lanes.values()) {
+      lane.active?.reject(error)
+      for (const message of lane.queue.drain()) message.reject(error)
+    }
+    this.#lanes.clear()
+    this.#readyLanes.length = 0
+    this.#waiting.drain()
+    for (const message of this.#batch) message.reject(error)
+    this.#batch = []
+    for (const source of this.#rotation.splice(0)) source.scheduled = false
+    this.#control.drain()
+    this.#source = undefined
+  }
+
+  #isSmall(message: OutgoingMessage): boolean {
+    return BATCH_LAYOUT.SIZE + BATCH_ENTRY_LAYOUT.SIZE + message.total <= this.#chunkBytes
+  }
+
+  /**
+   * Looks at the head of a lane with no active large message: a small head puts the lane in the
+   * ready list; a large head becomes the lane's active message and waits for admission.
+   */
+  #promote(lane: Lane): void {
+    for (;;) {
+      const head = lane.queue.peek()
+      if (head === undefined) return
+      if (head.settled) {
+        lane.queue.shift()
+        continue
+      }
+      if (this.#isSmall(head)) {
+        if (!lane.ready) {
+          lane.ready = true
+          this.#readyLanes.push(lane)
+        }
+        return
+      }
+      lane.queue.shift()
+      lane.active = head
+      this.#waiting.push(head)
+      this.#admit()
+      return
+    }
+  }
+
+  /** Drops settled heads of ready lanes; lanes whose head is no longer small leave the list. */
+  #refreshReady(): boolean {
+    const lanes = this.#readyLanes
+    for (let i = lanes.length - 1; i >= 0; i--) {
+      const lane = lanes[i]!
+      let head = lane.queue.peek()
+      while (head?.settled === true) {
+        lane.queue.shift()
+        head = lane.queue.peek()
+      }
+      if (head === undefined || !this.#isSmall(head)) {
+        lane.ready = false
+        lanes.splice(i, 1)
+        this.#promote(lane)
+      }
+    }
+    return lanes.length > 0
+  }
+
+  #buildBatch(): Uint8Array {
+    const limit = this.#chunkBytes
+    let size: number = BATCH_LAYOUT.SIZE
+    const batch = this.#batch
+    const lanes = this.#readyLanes
+    const first = this.#firstLane++ % lanes.length
+    let full = false
+    for (let i = 0; i < lanes.length && !full; i++) {
+      const queue = lanes[(first + i) % lanes.length]!.queue
+      for (;;) {
+        const head = queue.peek()
+        if (head === undefined) break
+        if (head.settled) {
+          queue.shift()
+          continue
+        }
+        const entry = BATCH_ENTRY_LAYOUT.SIZE + head.total
+        if (size + entry > limit || batch.length === MAX_BATCH_ENTRIES) {
+          full = true // a large head stops only its own lane; a full frame stops the batch
+          break
+        }
+        if (!this.#isSmall(head)) break
+        size += entry
+        batch.push(head)
+        queue.shift()
+      }
+    }
+    const frame = new Uint8Array(size)
+    frame[BATCH_LAYOUT.KIND] = FRAME_KIND.BATCH
+    writeU16(frame, BATCH_LAYOUT.COUNT, batch.length)
+    let at: number = BATCH_LAYOUT.SIZE
+    for (const message of batch) {
+      writeU32(frame, at + BATCH_ENTRY_LAYOUT.LENGTH, message.total)
+      frame[at + BATCH_ENTRY_LAYOUT.CHANNEL] = message.channel
+      frame.set(message.bytes, at + BATCH_ENTRY_LAYOUT.SIZE)
+      at += BATCH_ENTRY_LAYOUT.SIZE + message.total
+    }
+    return frame
+  }
+
+  #takeBulk(): Uint8Array | undefined {
+    const rotation = this.#rotation
+    while (rotation.length > 0) {
+      if (this.#next >= rotation.length) this.#next = 0
+      const source = rotation[this.#next]!
+      const frame = source.take(this.#chunkBytes)
+      if (frame !== undefined) {
+        this.#source = source
+        this.#next++
+        return frame
+      }
+      // Nothing to send now (no credit, no data, or settled): leave until re-activated.
+      source.scheduled = false
+      rotation.splice(this.#next, 1)
+    }
+    return undefined
+  }
+
+  /** Moves waiting large messages into the rotation while the peer's limits allow. */
+  #admit(): void {
+    const peer = this.#peer
+    if (peer === undefined) return
+    for (;;) {
+      const head = this.#waiting.peek()
+      if (head === undefined) return
+      if (head.settled) {
+        this.#waiting.shift()
+        continue
+      }
+      if (this.#peerReassembling >= peer.maxReassembling) return
+      if (
+        this.#peerReassembling > 0 &&
+        this.#peerReassemblyBytes + head.total > peer.maxReassemblyBytes
+      ) {
+        return
+      }
+      this.#waiting.shift()
+      head.id = this.#nextMessageId
+      this.#nextMessageId = this.#nextMessageId === MAX_U32 ? 0 : this.#nextMessageId + 1
+      this.#peerReassembling++
+      this.#peerReassemblyBytes += head.total
+      this.activate(head)
+    }
+  }
+
+  #release(message: OutgoingMessage): void {
+    this.#peerReassembling--
+    this.#peerReassemblyBytes -= message.total
+    this.#admit()
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * "A Vite app that imports peerject needs no polyfill configuration": a fresh app with NO Vite
+ * config imports the built package (`npm run build` first; `npm test` does), is built by Vite for
+ * production, served, and joins a room with a Node peer over real WebRTC in Chromium.
+ */
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { build, preview } from 'vite'
+import type { PreviewServer } from 'vite'
+import type { Browser } from 'playwright-core'
+import { joinRoom } from '../../src/node.js'
+import type { Room } from '../../src/index.js'
+import type { PeerId } from '../../src/ids.js'
+import type { SignalingServer } from '../../signaling/index.js'
+import { launchChromium } from '../helpers/chromium.js'
+import { startSignaling } from '../helpers/signaling.js'
+import { waitForPeers } from '../helpers/events.js'
+
+const packageRoot = new URL('../..', import.meta.url).pathname
+let appDir: string
+let server: SignalingServer
+let browser: Browser
+let site: PreviewServer
+let node: Room | undefined
+
+beforeAll(async () => {
+  appDir = await mkdtemp(join(tmpdir(), 'peerject-vite-app-'))
+  await mkdir(join(appDir, 'node_modules'))
+  await symlink(packageRoot, join(appDir, 'node_modules', 'peerject'), 'dir')
+  await writeFile(join(appDir, 'package.json'), JSON.stringify({ name: 'app', type: 'module' }))
+  await writeFile(
+    join(appDir, 'index.html'),
+    '<!doctype html><html><body><script type="module" src="./main.js"></script></body></html>',
+  )
+  await writeFile(
+    join(appDir, 'main.js'),
+    `import { joinRoom } from 'peerject'
+window.join = async (signaling) => {
+  const room = await joinRoom({ signaling, room: 'vite-app' })
+  window.received = []
+  room.on('message', (value) => window.received.push(value))
+  return room.self
+}
+window.appReady = true
+`,
+  )
+  await build({ root: appDir, configFile: false, logLevel: 'error', build: { outDir: 'dist' } })
+  site = await preview({
+    root: appDir,
+    configFile: false,
+    logLevel: 'error',
+    preview: { host: '127.0.0.1', port: 0 },
+    build: { outDir: 'dist' },
+  })
+  ;[server, browser] = await Promise.all([startSignaling(), launchChromium()])
+})
+
+afterAll(async () => {
+  node?.leave()
+  await browser?.close()
+  await new Promise<void>((resolve) => site?.httpServer.close(() => resolve()))
+  await server?.close()
+  await rm(appDir, { recursive: true, force: true })
+})
+
+it('a zero-config Vite build of an app importing peerject connects to a Node peer', async () => {
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error.message))
+  const address = site.httpServer.address()
+  if (address === null || typeof address === 'string') throw new Error('no preview address')
+  await page.goto(`http://127.0.0.1:${address.port}/`)
+  await page.waitForFunction(() => (window as { appReady?: boolean }).appReady === true)
+  const pageId = (await page.evaluate(`window.join(${JSON.stringify(server.url)})`)) as PeerId
+  node = await joinRoom({ signaling: server.url, room: 'vite-app' })
+  const [peer] = await waitForPeers(node, [pageId])
+  await peer?.send({ hello: 'from node', n: 42n })
+  await page.waitForFunction(() => (window as { received?: unknown[] }).received?.length === 1)
+  expect(await page.evaluate(`window.received[0].hello + ':' + String(window.received[0].n)`)).toBe(
+    'from node:42',
+  )
+  expect(errors).toEqual([])
+})

@@ -1,0 +1,202 @@
+/**
+ * What a running code object can and cannot do in Node (worker threads): isolation from the network
+ * and Node's built-ins, capabilities, time and memory limits, load errors, dispose.
+ */
+import { afterEach, describe, expect, test } from 'vitest'
+
+import { Codec } from '../../src/codec/index.js'
+import { CodeService, type RunOptions, type RunningCode } from '../../src/code/index.js'
+import { NodeWorkerHost } from '../../src/code/node.js'
+
+const running: Array<{ dispose(): void }> = []
+
+afterEach(() => {
+  for (const code of running.splice(0)) code.dispose()
+})
+
+async function start<T>(source: string, options: RunOptions = {}): Promise<RunningCode<T>> {
+  const code = new CodeService({ codec: new Codec(), host: new NodeWorkerHost() })
+  const mod = await code.run<T>(await code.publish(source), options)
+  running.push(mod)
+  return mod
+}
+
+async function failure(source: string, options: RunOptions = {}): Promise<unknown> {
+  return start(source, options).then(
+    () => new Error('expected run() to reject'),
+    (error: unknown) => error,
+  )
+}
+
+describe('isolation', () => {
+  const PROBE = `
+const attempts = {
+  fetch: () => fetch('http://127.0.0.1:9/'),
+  WebSocket: () => new WebSocket('ws://127.0.0.1:9/'),
+  BroadcastChannel: () => new BroadcastChannel('app'),
+  importNodeFs: () => import('node:fs'),
+  importConstructed: () => import('node:' + 'child_process'),
+  importBare: () => import('fs'),
+  importFile: () => import('file:///etc/hostname'),
+  importHttp: () => import('http://127.0.0.1:9/x.js'),
+  importThroughData: () => import('data:text/javascript,import "node:net"'),
+  importFromFunction: () => new Function('return import("node:os")')(),
+  importFromEval: () => eval('import("node:os")'),
+  importWithoutReferrer: () => Promise.resolve('return import("node:net")').then(Function).then((f) => f()),
+  processEnv: () => process.env.HOME,
+  globalThisProcess: () => globalThis.process.binding('fs'),
+  require: () => require('node:fs'),
+  Buffer: () => Buffer.from('x'),
+}
+export async function probe() {
+  const outcome = {}
+  for (const [name, attempt] of Object.entries(attempts)) {
+    try {
+      const value = await attempt()
+      outcome[name] = 'reached: ' + typeof value
+    } catch (error) {
+      outcome[name] = String(error && error.name) + ': ' + String(error && error.message)
+    }
+  }
+  return outcome
+}`
+
+  test('network, built-ins, files, packages and process are out of reach', async () => {
+    const mod = await start<{ probe(): Record<string, string> }>(PROBE)
+    const outcome = await mod.probe()
+    expect(Object.keys(outcome)).toHaveLength(16)
+    for (const [name, result] of Object.entries(outcome)) {
+      expect(result, name).not.toMatch(/^reached/)
+    }
+    expect(outcome['fetch']).toMatch(/fetch is not available inside a code object/)
+    expect(outcome['importNodeFs']).toMatch(/'node:fs' is refused/)
+    expect(outcome['importConstructed']).toMatch(/'node:child_process' is refused/)
+    expect(outcome['importThroughData']).toMatch(/'node:net' is refused/)
+    expect(outcome['processEnv']).toMatch(/ReferenceError: process is not defined/)
+    expect(outcome['require']).toMatch(/ReferenceError: require is not defined/)
+  })
+
+  test('a static import of a built-in fails the load with ERR_CODE_LOAD', async () => {
+    const error = await failure(
+      `import { readFileSync } from 'node:fs'\nexport const x = readFileSync`,
+    )
+    expect(error).toMatchObject({ code: 'ERR_CODE_LOAD' })
+    expect((error as Error).message).toMatch(/'node:fs' is refused/)
+  })
+
+  test('capabilities are the way out: setup() receives them and calls reach the host', async () => {
+    const logged: string[] = []
+    const capabilities = {
+      log: (line: string) => {
+        logged.push(line)
+      },
+      greeter: { greet: (name: string) => `hello ${name}` },
+    }
+    const mod = await start<{ hello(name: string): string; poke(): string }>(
+      `let caps
+export async function setup(granted) {
+  caps = granted
+  await caps.log('setup ran')
+}
+export async function hello(name) {
+  await caps.log('hello ' + name)
+  return caps.greeter.greet(name)
+}
+export async function poke() {
+  const results = []
+  for (const attempt of [
+    () => caps.constructor.constructor('return process'),
+    () => caps.greeter.__proto__,
+    () => caps.log.prototype,
+    () => caps._private(),
+  ]) {
+    try { await attempt(); results.push('allowed') } catch (error) { results.push(String(error.message)) }
+  }
+  caps.__proto__.polluted = 'yes' // a SET: refused by the host; its rejection is unobservable here
+  caps.greeter.greet = null
+  await caps.log('after writes')
+  return results.join(' | ')
+}`,
+      { capabilities },
+    )
+    expect(await mod.hello('ada')).toBe('hello ada')
+    expect(logged).toEqual(['setup ran', 'hello ada'])
+    const poked = (await mod.poke()).split(' | ')
+    expect(poked).toEqual([
+      "the name 'constructor' is not reachable on capabilities",
+      "the name '__proto__' is not reachable on capabilities",
+      "the name 'prototype' is not reachable on capabilities",
+      "the name '_private' is not reachable on capabilities",
+    ])
+    expect(logged.at(-1)).toBe('after writes')
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
+    expect(typeof capabilities.greeter.greet).toBe('function')
+  })
+
+  test('capabilities without an exported setup() reject ERR_CODE_LOAD', async () => {
+    const error = await failure('export const x = 1', { capabilities: { log() {} } })
+    expect(error).toMatchObject({ code: 'ERR_CODE_LOAD' })
+    expect((error as Error).message).toMatch(/exports no setup\(capabilities\)/)
+  })
+})
+
+describe('limits and lifecycle', () => {
+  test('a call that never returns is killed within timeoutMs: ERR_TIMEOUT, then ERR_CLOSED', async () => {
+    const mod = await start<{ spin(): void; ok(): number }>(
+      'export function spin() { for (;;) {} }\nexport function ok() { return 1 }',
+      { timeoutMs: 400 },
+    )
+    expect(await mod.ok()).toBe(1)
+    const started = performance.now()
+    await expect(mod.spin()).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(performance.now() - started).toBeLessThan(400 + 2000)
+    await expect(mod.ok()).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+  })
+
+  test('an endless loop at load time is killed too', async () => {
+    const started = performance.now()
+    const error = await failure('for (;;) {}', { timeoutMs: 300 })
+    expect(error).toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(performance.now() - started).toBeLessThan(300 + 2000)
+  })
+
+  test('a syntax error rejects ERR_CODE_LOAD with the module message', async () => {
+    const error = await failure('export function broken( {')
+    expect(error).toMatchObject({ code: 'ERR_CODE_LOAD' })
+    expect((error as Error).message).toMatch(/failed to load: SyntaxError: /)
+  })
+
+  test('an evaluation error rejects ERR_CODE_LOAD with the thrown message', async () => {
+    const error = await failure("throw new RangeError('boom at load')")
+    expect(error).toMatchObject({ code: 'ERR_CODE_LOAD' })
+    expect((error as Error).message).toMatch(/RangeError: boom at load/)
+  })
+
+  test('errors thrown by an export reach the caller; the worker keeps serving', async () => {
+    const mod = await start<{ fail(): void; ok(): number }>(
+      "export function fail() { throw new TypeError('nope') }\nexport function ok() { return 2 }",
+    )
+    await expect(mod.fail()).rejects.toThrow('nope')
+    expect(await mod.ok()).toBe(2)
+  })
+
+  test('memoryMb caps the heap: running out rejects ERR_TOO_LARGE', async () => {
+    const mod = await start<{ hog(): number }>(
+      'export function hog() { const kept = []; for (;;) kept.push(new Array(1e5).fill(kept.length)) }',
+      { memoryMb: 32, timeoutMs: 20_000 },
+    )
+    await expect(mod.hog()).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
+  })
+
+  test('dispose() rejects pending calls and later ones with ERR_CLOSED', async () => {
+    const mod = await start<{ wait(): Promise<void>; ok(): number }>(
+      'export function wait() { return new Promise(() => {}) }\nexport function ok() { return 3 }',
+    )
+    const pending = mod.wait()
+    expect(await mod.ok()).toBe(3)
+    mod.dispose()
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+    await expect(mod.ok()).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+    mod.dispose() // idempotent
+  })
+})

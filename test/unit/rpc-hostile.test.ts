@@ -1,0 +1,154 @@
+/** A hostile peer feeding hand-built messages to one session. */
+import { afterEach, describe, expect, test } from 'vitest'
+import { Codec } from '../../src/codec/index.js'
+import type { PeerjectError } from '../../src/errors.js'
+import { ExportRegistry, RpcSession, type RpcLimits } from '../../src/rpc/index.js'
+
+const prototypeNames = Object.getOwnPropertyNames(Object.prototype).sort()
+afterEach(() => {
+  expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeNames)
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+})
+
+/** A session under attack: `feed` hand-builds messages, `sent` decodes what it answered. */
+function victim(limits?: Partial<RpcLimits>) {
+  const codec = new Codec()
+  const exports = new ExportRegistry()
+  const errors: PeerjectError[] = []
+  const sent: unknown[] = []
+  const session = new RpcSession({
+    peer: 'evil',
+    codec,
+    exports,
+    send: async (bytes) => {
+      sent.push(
+        codec.decode(bytes, { export: () => undefined, import: (_k, data) => ({ ref: data }) }),
+      )
+    },
+    onError: (error) => errors.push(error),
+    ...(limits === undefined ? {} : { limits }),
+  })
+  /** Encodes `message`; functions inside it become `refs` (raw hook data, forged at will). */
+  const feed = (message: unknown, refs: unknown[] = []): void => {
+    let next = 0
+    session.dispatch(codec.encode(message, { export: () => refs[next++], import: () => undefined }))
+  }
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0))
+  return { session, exports, errors, sent, feed, tick }
+}
+
+describe('coded failures that leave the session open', () => {
+  test('operations on unknown ids reject ERR_NOT_FOUND', async () => {
+    const v = victim()
+    v.feed(['call', 1, 999, ['x'], []])
+    v.feed(['pull', 1])
+    v.feed(['get', 2, -5, ['x']])
+    v.feed(['pull', 77])
+    await v.tick()
+    expect(v.sent).toMatchObject([
+      ['throw', 1, { code: 'ERR_NOT_FOUND' }],
+      ['throw', 2, { code: 'ERR_NOT_FOUND' }],
+      ['throw', 77, { code: 'ERR_NOT_FOUND' }],
+    ])
+    expect(v.session.stats()).toMatchObject({ closed: false })
+    expect(v.errors).toEqual([])
+  })
+
+  test('prototype pollution attempts are denied before anything is walked', async () => {
+    const v = victim()
+    v.exports.expose('obj', { a: {} })
+    v.feed(['resolve', 1, 'obj'])
+    v.feed(['set', 2, 1, ['__proto__', 'polluted'], true])
+    v.feed(['set', 3, 1, ['a', 'constructor', 'prototype', 'polluted'], true])
+    v.feed(['set', 4, 1, ['a', '__proto__'], { polluted: true }])
+    v.feed(['get', 5, 1, ['a', 'toString']])
+    v.feed(['set', 6, 1, ['a', 'hasOwnProperty'], 1])
+    v.feed(['get', 7, 1, []]) // a reference is never read by value
+    v.feed(['resolve', 8, '__proto__'])
+    v.feed(['call', 9, 8, ['x'], []])
+    v.feed(['pull', 9])
+    await v.tick()
+    expect(v.sent).toHaveLength(7)
+    for (const reply of v.sent)
+      expect(reply).toMatchObject(['throw', expect.any(Number), { code: 'ERR_DENIED' }])
+  })
+
+  test('a flood of calls beyond the quota is refused; releases bring the tables back to zero', async () => {
+    const v = victim({ maxCallsInFlight: 10, maxExports: 30 })
+    v.exports.expose('api', { hang: () => new Promise(() => undefined), echo: (x: number) => x })
+    v.feed(['resolve', 1, 'api'])
+    for (let id = 2; id < 42; id++) v.feed(['call', id, 1, ['hang'], []])
+    await v.tick()
+    expect(v.session.stats()).toMatchObject({ inFlight: 10, exports: 30 })
+    // Beyond maxExports results are dropped at once with ERR_QUOTA.
+    expect(v.sent).toHaveLength(11)
+    for (const reply of v.sent)
+      expect(reply).toMatchObject(['throw', expect.any(Number), { code: 'ERR_QUOTA' }])
+    v.sent.length = 0
+    for (let id = 2; id < 31; id++) v.feed(['pull', id])
+    await v.tick()
+    expect(v.sent).toHaveLength(19) // the 19 refused calls; 10 still run
+    for (let id = 1; id < 42; id++) v.feed(['release', id, 1])
+    expect(v.session.stats()).toMatchObject({ exports: 0, imports: 0, closed: false })
+    v.session.close(new (await import('../../src/errors.js')).PeerjectError('ERR_PEER_LEFT', 'bye'))
+    expect(v.session.stats()).toMatchObject({
+      exports: 0,
+      imports: 0,
+      inFlight: 0,
+      pendingCalls: 0,
+    })
+  })
+})
+
+describe('protocol violations close the session alone', () => {
+  const cases: Array<[string, (v: ReturnType<typeof victim>) => void]> = [
+    ['undecodable bytes', (v) => v.session.dispatch(new Uint8Array([0xff, 0x00, 0x13, 0x37]))],
+    ['not a message', (v) => v.feed({ call: 1 })],
+    ['unknown message', (v) => v.feed(['explode', 1])],
+    ['a bad id', (v) => v.feed(['call', 1.5, 1, [], []])],
+    ['a bad path', (v) => v.feed(['get', 1, 1, [{}]])],
+    ['a path too long', (v) => v.feed(['get', 1, 1, new Array(100).fill('a')])],
+    ['ids that do not increase', (v) => (v.feed(['list', 5]), v.feed(['list', 5]))],
+    ['a reply to nothing', (v) => v.feed(['return', 3, null])],
+    ['a release of an id never sent', (v) => v.feed(['release', -4, 1])],
+    ['an over-release', (v) => (v.feed(['resolve', 1, 'obj']), v.feed(['release', 1, 2]))],
+    ['a forged positive export ref', (v) => v.feed(['call', 1, 1, [], [() => 0]], [['e', 3]])],
+    ['a forged own ref', (v) => v.feed(['call', 1, 1, [], [() => 0]], [['o', -9]])],
+    ['a malformed ref', (v) => v.feed(['call', 1, 1, [], [() => 0]], [{ id: 1 }])],
+    [
+      'a stream without stream support',
+      (v) => v.feed(['call', 1, 1, [], [new ReadableStream()]], [1]),
+    ],
+  ]
+  test.each(cases)('%s', async (_name, attack) => {
+    const v = victim()
+    v.exports.expose('obj', { f: () => 1 })
+    attack(v)
+    await v.tick()
+    expect(v.errors).toHaveLength(1)
+    expect(v.errors[0]?.code).toBe('ERR_BAD_MESSAGE')
+    expect(v.session.stats()).toMatchObject({ closed: true, exports: 0, imports: 0, inFlight: 0 })
+  })
+
+  test('references beyond maxImports close the session with ERR_QUOTA', async () => {
+    const v = victim({ maxImports: 3 })
+    const fns = [1, 2, 3, 4].map((n) => () => n)
+    v.feed(
+      ['call', 1, 1, [], fns],
+      fns.map((_f, i) => ['e', -1 - i]),
+    )
+    await v.tick()
+    expect(v.errors.map((e) => e.code)).toEqual(['ERR_QUOTA'])
+    expect(v.session.stats()).toMatchObject({ closed: true, imports: 0 })
+  })
+
+  test('after closing, further input is ignored', async () => {
+    const v = victim()
+    v.feed(['explode'])
+    v.feed(['explode'])
+    v.feed(['list', 1])
+    await v.tick()
+    expect(v.errors).toHaveLength(1)
+    expect(v.sent).toEqual([])
+  })
+})

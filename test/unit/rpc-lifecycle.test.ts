@@ -1,0 +1,252 @@
+/** Release, refcounts, garbage collection, peer leave, timeouts, abort and quotas. */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { describe, expect, test } from 'vitest'
+import { PeerjectError } from '../../src/errors.js'
+import {
+  createMemoryPair,
+  release,
+  withOptions,
+  type FinalizerFactory,
+  type FinalizerToken,
+} from '../../src/rpc/index.js'
+
+/** The rejection reason of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
+function failure(promise: PromiseLike<unknown>): Promise<unknown> {
+  return Promise.resolve(promise).then(
+    () => {
+      throw new Error('expected a rejection')
+    },
+    (error: unknown) => error,
+  )
+}
+
+interface Api {
+  fn(): () => string
+  hang(): Promise<number>
+  echo(x: number): number
+  readonly slow: number
+}
+const api = (): Api => {
+  const fn = (): string => 'ok'
+  return {
+    fn: () => fn,
+    hang: () => new Promise<number>(() => undefined),
+    echo: (x) => x,
+    get slow(): number {
+      return new Promise<number>(() => undefined) as unknown as number
+    },
+  }
+}
+
+function zero(stats: { imports: number; exports: number; pendingCalls: number; inFlight: number }) {
+  return {
+    imports: stats.imports,
+    exports: stats.exports,
+    pending: stats.pendingCalls,
+    inFlight: stats.inFlight,
+  }
+}
+
+describe('release and refcounts', () => {
+  test('release with counts frees exports on the other side', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    const first = await remote.fn()
+    const second = await remote.fn()
+    expect(second).toBe(first)
+    expect(await first()).toBe('ok')
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(2) // 'api' and the function (sent twice)
+    release(first)
+    release(remote)
+    await pair.settle()
+    const releases = pair.log.filter((e) => (e.message as unknown[])[0] === 'release')
+    expect(releases.map((e) => e.message)).toContainEqual(['release', -1, 2])
+    expect(zero(pair.a.stats())).toEqual({ imports: 0, exports: 0, pending: 0, inFlight: 0 })
+    expect(zero(pair.b.stats())).toEqual({ imports: 0, exports: 0, pending: 0, inFlight: 0 })
+    expect(await failure(first())).toMatchObject({ code: 'ERR_CLOSED' })
+  })
+
+  test('an id re-sent while its release is in flight stays alive (counts, not flags)', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    const fn = await remote.fn()
+    const again = remote.fn() // the reply will carry the same export id …
+    fn[Symbol.dispose]() // … and this release crosses it on the wire
+    const revived = await again
+    expect(revived).not.toBe(fn)
+    expect(await revived()).toBe('ok')
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(2)
+  })
+
+  test('`using` releases at the end of the scope', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    {
+      using remote = pair.a.resolve<Api>('api')
+      expect(await remote.echo(1)).toBe(1)
+    }
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(0)
+  })
+
+  test('an injected finalization registry releases collected stubs', async () => {
+    const registered: Array<{ held: FinalizerToken; target: WeakRef<object> }> = []
+    let cleanup!: (held: FinalizerToken) => void
+    const finalizer: FinalizerFactory = (fn) => {
+      cleanup = fn
+      return {
+        register: (target, held) => void registered.push({ held, target: new WeakRef(target) }),
+        unregister: () => undefined,
+      }
+    }
+    const pair = createMemoryPair({ a: { finalizer } })
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    await remote.fn()
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(2)
+    for (const { held } of registered) cleanup(held) // as if every handle had been collected
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(0)
+    expect(pair.a.stats().imports).toBe(0)
+  })
+
+  test('the real FinalizationRegistry releases a forgotten stub after garbage collection', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    await (async () => {
+      const remote = pair.a.resolve<Api>('api')
+      await remote.fn()
+    })()
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(2)
+    for (let attempt = 0; attempt < 50 && pair.b.stats().exports > 0; attempt++) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      await pair.settle()
+    }
+    expect(pair.b.stats().exports).toBe(0)
+  })
+})
+
+describe('peer leave', () => {
+  test('every pending call rejects ERR_PEER_LEFT and the tables empty', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    pair.exportsA.expose('mine', { f: () => 1 })
+    const remote = pair.a.resolve<Api>('api')
+    const fn = await remote.fn()
+    await remote.echo(1)
+    const pending = [
+      remote.hang(),
+      remote.hang(),
+      remote.slow,
+      fn.length as unknown as Promise<number>,
+    ]
+    await pair.settle()
+    const reason = new PeerjectError('ERR_PEER_LEFT', 'peer b left')
+    pair.a.close(reason)
+    pair.b.close(reason)
+    for (const promise of pending) {
+      expect(await failure(promise)).toMatchObject({ code: 'ERR_PEER_LEFT' })
+    }
+    expect(await failure(fn())).toBe(reason)
+    expect(await failure(remote.echo(2))).toBe(reason)
+    expect(await failure(pair.a.list())).toBe(reason)
+    expect(await failure(pair.a.resolve<Api>('api').echo(1))).toBe(reason)
+    expect(zero(pair.a.stats())).toEqual({ imports: 0, exports: 0, pending: 0, inFlight: 0 })
+    expect(zero(pair.b.stats())).toEqual({ imports: 0, exports: 0, pending: 0, inFlight: 0 })
+  })
+
+  test('a close for another reason still rejects ERR_PEER_LEFT, with the reason as cause', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const call = pair.a.resolve<Api>('api').hang()
+    await pair.settle()
+    const reason = new PeerjectError('ERR_CONNECT', 'ice failed')
+    pair.a.close(reason)
+    expect(await failure(call)).toMatchObject({ code: 'ERR_PEER_LEFT', cause: reason })
+  })
+})
+
+describe('timeout and abort', () => {
+  test('timeoutMs rejects ERR_TIMEOUT and releases the abandoned result', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const remote = withOptions(pair.a.resolve<Api>('api'), { timeoutMs: 30 })
+    expect(await failure(remote.hang())).toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(await remote.echo(3)).toBe(3) // options do not break normal calls
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(1)
+    expect(pair.a.stats().pendingCalls).toBe(0)
+  })
+
+  test('a signal rejects ERR_ABORTED; an aborted signal sends nothing', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    const controller = new AbortController()
+    const call = withOptions(remote, { signal: controller.signal }).hang()
+    const read = withOptions(remote, { signal: controller.signal }).echo
+      .name as unknown as Promise<string>
+    await pair.settle()
+    controller.abort(new Error('user'))
+    expect(await failure(call)).toMatchObject({ code: 'ERR_ABORTED' })
+    expect(await failure(read)).toMatchObject({ code: 'ERR_ABORTED' })
+    const before = pair.log.length
+    expect(await failure(withOptions(remote, { signal: controller.signal }).echo(1))).toMatchObject(
+      {
+        code: 'ERR_ABORTED',
+      },
+    )
+    expect(pair.log.length).toBe(before)
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(1)
+  })
+})
+
+describe('quotas', () => {
+  test('calls in flight beyond the limit reject ERR_QUOTA; later calls work', async () => {
+    const pair = createMemoryPair({ b: { limits: { maxCallsInFlight: 2 } } })
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    pair.exportsB.expose('api', { wait: () => gate, echo: (x: number) => x })
+    const remote = pair.a.resolve<{ wait(): void; echo(x: number): number }>('api')
+    const [first, second, third] = [remote.wait(), remote.wait(), remote.wait()]
+    expect(await failure(third)).toMatchObject({ code: 'ERR_QUOTA' })
+    open()
+    await Promise.all([first, second])
+    expect(await remote.echo(4)).toBe(4)
+  })
+
+  test('results beyond maxExports are dropped with ERR_QUOTA; releasing makes room', async () => {
+    const pair = createMemoryPair({ b: { limits: { maxExports: 2 } } })
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    const held = remote.hang() // pending result: the second entry
+    expect(await failure(remote.echo(1))).toMatchObject({ code: 'ERR_QUOTA' })
+    release(held)
+    await pair.settle()
+    expect(await remote.echo(2)).toBe(2)
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(1)
+  })
+
+  test('references beyond maxExports fail that reply with ERR_QUOTA', async () => {
+    const pair = createMemoryPair({ b: { limits: { maxExports: 3 } } })
+    pair.exportsB.expose('api', { make: () => () => 1 })
+    const remote = pair.a.resolve<{ make(): () => number }>('api')
+    const kept = await remote.make() // entries: api, the function (and the result, until released)
+    expect(await failure(remote.make())).toMatchObject({ code: 'ERR_QUOTA' })
+    release(kept)
+    await pair.settle()
+    expect(await (await remote.make())()).toBe(1)
+  })
+})

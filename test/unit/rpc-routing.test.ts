@@ -1,0 +1,157 @@
+/** Promise pipelining and three-party routing through a middle peer. */
+import { describe, expect, test } from 'vitest'
+import { PeerjectError } from '../../src/errors.js'
+import {
+  createMemoryPair,
+  ExportRegistry,
+  RpcTarget,
+  type Remote,
+  type RpcSession,
+} from '../../src/rpc/index.js'
+
+/** The rejection reason of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
+function failure(promise: PromiseLike<unknown>): Promise<unknown> {
+  return Promise.resolve(promise).then(
+    () => {
+      throw new Error('expected a rejection')
+    },
+    (error: unknown) => error,
+  )
+}
+
+class Counter extends RpcTarget {
+  value = 0
+  add(n: number): number {
+    this.value += n
+    return this.value
+  }
+}
+
+describe('promise pipelining', () => {
+  interface Api {
+    user(id: number): { profile(): { name(): string } }
+  }
+  const api = {
+    user: (id: number) => ({ profile: () => ({ name: () => `user ${id}` }) }),
+  }
+
+  test('three dependent calls are sent back to back and cost one round trip', async () => {
+    const latencyMs = 40
+    const pair = createMemoryPair({ latencyMs })
+    pair.exportsB.expose('api', api)
+    const remote = pair.a.resolve<Api>('api')
+    await pair.settle()
+    pair.log.length = 0
+    const started = performance.now()
+    expect(await remote.user(1).profile().name()).toBe('user 1')
+    const elapsed = performance.now() - started
+    const firstReply = pair.log.findIndex((entry) => entry.from === 'b')
+    const requests = pair.log.slice(0, firstReply).map((entry) => entry.message)
+    expect(requests).toEqual([
+      ['call', 2, 1, ['user'], [1]],
+      ['call', 3, 2, ['profile'], []],
+      ['call', 4, 3, ['name'], []],
+      ['pull', 4],
+    ])
+    expect(pair.log.filter((entry) => entry.from === 'b')).toHaveLength(1)
+    // One round trip is 2 × latency; a sequential chain would need 6 ×.
+    expect(elapsed).toBeGreaterThanOrEqual(2 * latencyMs - 5)
+    expect(elapsed).toBeLessThan(4 * latencyMs)
+  })
+
+  test('operations on a pending result wait for it on the exporter and start in order', async () => {
+    const pair = createMemoryPair()
+    const order: string[] = []
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    pair.exportsB.expose('api', {
+      async slow() {
+        await gate
+        return { step: (name: string) => order.push(name) }
+      },
+    })
+    const remote = pair.a.resolve<{ slow(): { step(name: string): number } }>('api')
+    const pending = remote.slow()
+    const calls = [pending.step('one'), pending.step('two'), pending.step('three')]
+    await pair.settle()
+    expect(order).toEqual([])
+    release()
+    await Promise.all(calls)
+    expect(order).toEqual(['one', 'two', 'three'])
+  })
+})
+
+/** Two sessions joined by a middle peer: a↔b (pairAB) and b↔c (pairBC) share b's registry. */
+function threeParties(): {
+  a: ExportRegistry
+  b: ExportRegistry
+  bToA: RpcSession
+  cToB: RpcSession
+  close(): void
+} {
+  const a = new ExportRegistry()
+  const b = new ExportRegistry()
+  const ab = createMemoryPair({ a: { id: 'B', exports: b }, b: { id: 'A', exports: a } })
+  const bc = createMemoryPair({ a: { id: 'C' }, b: { id: 'B', exports: b } })
+  return {
+    a,
+    b,
+    bToA: ab.a,
+    cToB: bc.a,
+    close: () => {
+      ab.close()
+      bc.close()
+    },
+  }
+}
+
+describe('three parties', () => {
+  test('C calls a stub of A’s object through B, callbacks flow back, identity survives', async () => {
+    const { a, b, bToA, cToB, close } = threeParties()
+    const counter = new Counter()
+    const seen: number[] = []
+    a.expose('counter', counter)
+    a.expose('check', { isCounter: (x: unknown) => x === counter })
+    const counterAtB = bToA.resolve<Counter>('counter')
+    const checkAtB = bToA.resolve<{ isCounter(x: unknown): boolean }>('check')
+    b.expose('hub', {
+      counter: () => counterAtB,
+      check: (x: unknown) => checkAtB.isCounter(x),
+      watch: (fn: (n: number) => void) => counterAtB.add(0).then(fn),
+    })
+    const hub = cToB.resolve<{
+      counter(): Counter
+      check(x: unknown): boolean
+      watch(fn: (n: number) => void): void
+    }>('hub')
+    const counterAtC = (await hub.counter()) as unknown as Remote<Counter>
+    expect(await counterAtC.add(5)).toBe(5)
+    expect(counter.value).toBe(5)
+    expect(await counterAtC.value).toBe(5)
+    // C's stub goes back to B (becoming B's stub of A's counter), then to A: the original.
+    expect(await hub.check(counterAtC)).toBe(true)
+    await hub.watch((n) => void seen.push(n))
+    expect(seen).toEqual([5])
+    close()
+  })
+
+  test('B leaving fails C’s routed calls with ERR_PEER_LEFT', async () => {
+    const a = new ExportRegistry()
+    const b = new ExportRegistry()
+    let gateOpen!: () => void
+    const gate = new Promise<void>((resolve) => (gateOpen = resolve))
+    a.expose('slow', { run: () => gate.then(() => 1) })
+    const ab = createMemoryPair({ a: { id: 'B', exports: b }, b: { id: 'A', exports: a } })
+    const slowAtB = ab.a.resolve<{ run(): number }>('slow')
+    b.expose('hub', { run: () => slowAtB.run() })
+    const bc = createMemoryPair({ a: { id: 'C' }, b: { id: 'B', exports: b } })
+    const hub = bc.a.resolve<{ run(): number }>('hub')
+    const result = hub.run()
+    await bc.settle()
+    ab.a.close(new PeerjectError('ERR_PEER_LEFT', 'A left'))
+    expect(await failure(result)).toMatchObject({ code: 'ERR_PEER_LEFT' })
+    gateOpen()
+    ab.close()
+    bc.close()
+  })
+})

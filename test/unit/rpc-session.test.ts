@@ -1,0 +1,251 @@
+/** RpcSession over the memory pair: golden traces, proxies, callbacks, references, identity. */
+import { describe, expect, test } from 'vitest'
+import { markByReference } from '../../src/codec/index.js'
+import {
+  createMemoryPair,
+  isStub,
+  remove,
+  RpcTarget,
+  set,
+  type MemoryPair,
+  type Remote,
+} from '../../src/rpc/index.js'
+
+/** Messages of the log, without timestamps. */
+function trace(pair: MemoryPair): Array<[string, unknown]> {
+  return pair.log.map((entry) => [entry.from, entry.message])
+}
+
+class Counter extends RpcTarget {
+  value = 0
+  add(n: number): number {
+    this.value += n
+    return this.value
+  }
+}
+
+describe('golden traces', () => {
+  test('a call: resolve, call, pull, return, release — exactly', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('counter', new Counter())
+    const counter = pair.a.resolve<Counter>('counter')
+    expect(await counter.add(2)).toBe(2)
+    await pair.settle()
+    expect(trace(pair)).toEqual([
+      ['a', ['resolve', 1, 'counter']],
+      ['a', ['call', 2, 1, ['add'], [2]]],
+      ['a', ['pull', 2]],
+      ['b', ['return', 2, 2]],
+      ['a', ['release', 2, 1]],
+    ])
+    expect(pair.b.stats()).toMatchObject({ exports: 1, inFlight: 0 })
+    expect(pair.a.stats()).toMatchObject({ imports: 1, pendingCalls: 0 })
+  })
+
+  test('a read, an assignment and a delete are one request and one reply each', async () => {
+    const pair = createMemoryPair()
+    const state: { x: number; y?: number } = { x: 1, y: 2 }
+    pair.exportsB.expose('state', state)
+    const remote = pair.a.resolve<{ x: number; y: number }>('state')
+    expect(await remote.x).toBe(1)
+    await set(remote.x, 5)
+    expect(await remove(remote.y)).toBe(true)
+    await pair.settle()
+    expect(trace(pair)).toEqual([
+      ['a', ['resolve', 1, 'state']],
+      ['a', ['get', 2, 1, ['x']]],
+      ['b', ['return', 2, 1]],
+      ['a', ['set', 3, 1, ['x'], 5]],
+      ['b', ['return', 3, true]],
+      ['a', ['delete', 4, 1, ['y']]],
+      ['b', ['return', 4, true]],
+    ])
+    expect(state).toEqual({ x: 5 })
+  })
+
+  test('a function argument travels as a negative export id and is released after use', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', { run: (fn: (n: number) => number) => fn(20) })
+    const api = pair.a.resolve<{ run(fn: (n: number) => number): number }>('api')
+    expect(await api.run((n) => n + 1)).toBe(21)
+    await pair.settle()
+    expect(trace(pair).slice(0, 6)).toEqual([
+      ['a', ['resolve', 1, 'api']],
+      ['a', ['call', 2, 1, ['run'], [{ ref: 'function', data: ['e', -1] }]]],
+      ['a', ['pull', 2]],
+      ['b', ['call', 1, -1, [], [20]]],
+      ['b', ['pull', 1]],
+      ['a', ['return', 1, 21]],
+    ])
+  })
+})
+
+describe('proxies', () => {
+  interface Shop {
+    name: string
+    items: string[]
+    nested: { deep: { value: number } }
+    label(): string
+    Item: new (name: string) => { name: string; rename(to: string): string }
+  }
+  function shop(pair: MemoryPair): Remote<Shop> {
+    class Item {
+      constructor(public name: string) {}
+      rename(to: string): string {
+        this.name = to
+        return this.name
+      }
+    }
+    const local = {
+      name: 'corner',
+      items: ['a', 'b', 'c'],
+      nested: { deep: { value: 7 } },
+      label(): string {
+        return `${local.name}!`
+      },
+      Item,
+    }
+    pair.exportsB.expose('shop', local)
+    return pair.a.resolve<Shop>('shop')
+  }
+
+  test('reads, indexing, length, nested paths and method this-binding', async () => {
+    const pair = createMemoryPair()
+    const remote = shop(pair)
+    expect(await remote.name).toBe('corner')
+    expect(await remote.items[2]).toBe('c')
+    expect(await remote.items.length).toBe(3)
+    expect(await remote.nested.deep.value).toBe(7)
+    expect(await remote.nested).toEqual({ deep: { value: 7 } })
+    expect(await remote.label()).toBe('corner!')
+  })
+
+  test('assignment without await, then awaited set and delete, apply in order', async () => {
+    const pair = createMemoryPair()
+    const remote = shop(pair)
+    remote.name = 'x' as never
+    ;(remote as unknown as Record<string, unknown>).extra = 1
+    delete (remote as unknown as Record<string, unknown>).extra
+    expect(await remote.name).toBe('x')
+    expect(await (remote as unknown as Record<string, Promise<unknown>>).extra).toBeUndefined()
+    await set(remote.items[0] as PromiseLike<string>, 'z')
+    expect(await remote.items).toEqual(['z', 'b', 'c'])
+  })
+
+  test('new remote.Klass(…) gives a stub of the remote instance', async () => {
+    const pair = createMemoryPair()
+    const remote = shop(pair)
+    const item = new remote.Item('pen')
+    expect(await item.rename('pencil')).toBe('pencil') // pipelined on the pending instance
+    const stub = await item
+    expect(isStub(stub)).toBe(true)
+    expect(await stub.name).toBe('pencil')
+    expect(await new remote.Item('cup').name).toBe('cup')
+  })
+
+  test('awaiting a stub root does not read it; thenable only below the root', async () => {
+    const pair = createMemoryPair()
+    const remote = shop(pair)
+    expect(await remote).toBe(remote)
+    expect(typeof (remote as unknown as { then?: unknown }).then).toBe('undefined')
+    expect(typeof (remote.name as unknown as { then?: unknown }).then).toBe('function')
+  })
+
+  test('results turn local once read: later operations apply to the received value', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', {
+      user: (id: number) => ({ id, greet: (who: string) => `hi ${who} from ${id}` }),
+    })
+    const api = pair.a.resolve<{ user(id: number): { id: number; greet(w: string): string } }>(
+      'api',
+    )
+    const user = api.user(3)
+    expect((await user).id).toBe(3)
+    const before = pair.log.length
+    expect(await user.id).toBe(3) // local: nothing sent
+    expect(pair.log.length).toBe(before)
+    expect(await user.greet('bo')).toBe('hi bo from 3') // the function inside is a stub
+  })
+})
+
+describe('callbacks and references', () => {
+  test('callbacks both ways: argument, returned, assigned', async () => {
+    const pair = createMemoryPair()
+    let listener: ((v: number) => unknown) | undefined
+    const events: number[] = []
+    const model = {
+      onChange: undefined as ((v: number) => void) | undefined,
+      subscribe(fn: (v: number) => unknown) {
+        listener = fn
+      },
+      makeAdder: (n: number) => (x: number) => x + n,
+      async fire(v: number) {
+        await listener?.(v)
+        await this.onChange?.(v * 10)
+      },
+    }
+    pair.exportsB.expose('model', model)
+    const remote = pair.a.resolve<typeof model>('model')
+    await remote.subscribe((v) => events.push(v))
+    remote.onChange = (v) => void events.push(v)
+    const adder = await remote.makeAdder(5)
+    expect(await adder(1)).toBe(6)
+    await remote.fire(2)
+    expect(events).toEqual([2, 20])
+  })
+
+  test('marked objects and RpcTarget instances cross by reference', async () => {
+    const pair = createMemoryPair()
+    const settings = markByReference({ theme: 'dark' })
+    const counter = new Counter()
+    pair.exportsB.expose('api', { settings: () => settings, counter: () => counter })
+    const api = pair.a.resolve<{ settings(): { theme: string }; counter(): Counter }>('api')
+    const remoteSettings = await api.settings()
+    expect(isStub(remoteSettings)).toBe(true)
+    expect(await remoteSettings.theme).toBe('dark')
+    const remoteCounter = await api.counter()
+    await remoteCounter.add(4)
+    expect(counter.value).toBe(4)
+  })
+
+  test('a stub passed back to its owner arrives as the original object', async () => {
+    const pair = createMemoryPair()
+    const original = new Counter()
+    const fn = (): number => 1
+    pair.exportsB.expose('api', {
+      get: () => original,
+      fn: () => fn,
+      same: (x: unknown) => x === original,
+      sameFn: (x: unknown) => x === fn,
+    })
+    pair.exportsB.expose('counter', original)
+    const api = pair.a.resolve<{
+      get(): Counter
+      fn(): () => number
+      same(x: unknown): boolean
+      sameFn(x: unknown): boolean
+    }>('api')
+    const stub = await api.get()
+    expect(await api.same(stub)).toBe(true)
+    expect(await api.sameFn(await api.fn())).toBe(true)
+    expect(await api.same(pair.a.resolve('counter'))).toBe(true)
+    // The same export arriving twice is the same stub here.
+    expect(await api.get()).toBe(stub)
+  })
+
+  test('a local function passed twice reuses one export id', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', { keep: (f: unknown) => typeof f })
+    const api = pair.a.resolve<{ keep(f: unknown): string }>('api')
+    const fn = (): void => undefined
+    await api.keep(fn)
+    await api.keep(fn)
+    const refs = pair.log
+      .filter((e) => e.from === 'a' && (e.message as unknown[])[0] === 'call')
+      .map((e) => JSON.stringify((e.message as unknown[])[4]))
+    expect(refs).toEqual([
+      '[{"ref":"function","data":["e",-1]}]',
+      '[{"ref":"function","data":["e",-1]}]',
+    ])
+  })
+})
