@@ -11,7 +11,9 @@ import { mountCode } from './code.js'
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const params = new URLSearchParams(location.search)
 const signaling =
-  params.get('signaling') ?? (import.meta.env.VITE_SIGNALING_URL as string | undefined) ?? `ws://${location.hostname}:8787`
+  params.get('signaling') ??
+  (import.meta.env.VITE_SIGNALING_URL as string | undefined) ??
+  `ws://${location.hostname}:8787`
 
 let room: Room | undefined
 const cleanups: Array<() => void> = []
@@ -43,7 +45,10 @@ function targets(): Peer[] {
   return to === '*' ? all : all.filter((peer) => peer.id === to)
 }
 
-function transferRow(label: string, cancel?: () => void): (sent: number, total: number, done?: string) => void {
+function transferRow(
+  label: string,
+  cancel?: () => void,
+): (sent: number, total: number, done?: string) => void {
   const item = document.createElement('li')
   const bar = document.createElement('progress')
   bar.max = 1
@@ -83,7 +88,10 @@ async function sendFile(file: File): Promise<void> {
   }
 }
 
-async function receiveFile(value: { name: string; type: string; size: number; body: ReadableStream<Uint8Array> }, from: Peer): Promise<void> {
+async function receiveFile(
+  value: { name: string; type: string; size: number; body: ReadableStream<Uint8Array> },
+  from: Peer,
+): Promise<void> {
   const update = transferRow(`${value.name} ← ${from.id.slice(0, 8)}`)
   const parts: Uint8Array[] = []
   let received = 0
@@ -101,7 +109,11 @@ async function receiveFile(value: { name: string; type: string; size: number; bo
     update(received, value.size, 'received')
     $('transfers').firstElementChild?.append(link)
   } catch (error) {
-    update(received, value.size, `cancelled (${error instanceof Error ? error.message : String(error)})`)
+    update(
+      received,
+      value.size,
+      `cancelled (${error instanceof Error ? error.message : String(error)})`,
+    )
   }
 }
 
@@ -110,7 +122,8 @@ async function join(name: string): Promise<void> {
   try {
     room = await joinRoom({ signaling, room: name })
   } catch (error) {
-    $('status').textContent = `Could not join: ${error instanceof Error ? error.message : String(error)}`
+    $('status').textContent =
+      `Could not join: ${error instanceof Error ? error.message : String(error)}`
     $('status').className = 'error'
     return
   }
@@ -130,9 +143,17 @@ async function join(name: string): Promise<void> {
   })
   current.on('error', (error) => log(`${error.code}: ${error.message}`, 'error'))
   current.on('message', (value, from) => {
-    if (typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'file') {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { kind?: unknown }).kind === 'file'
+    ) {
       void receiveFile(value as Parameters<typeof receiveFile>[0], from)
-    } else if (typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'text') {
+    } else if (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { kind?: unknown }).kind === 'text'
+    ) {
       log(`${from.id.slice(0, 8)}: ${(value as { text: string }).text}`)
     }
   })
@@ -159,7 +180,8 @@ $('send-form').addEventListener('submit', (event) => {
   const text = input.value
   if (text === '') return
   input.value = ''
-  for (const peer of targets()) void peer.send({ kind: 'text', text }).catch((error: unknown) => log(String(error), 'error'))
+  for (const peer of targets())
+    void peer.send({ kind: 'text', text }).catch((error: unknown) => log(String(error), 'error'))
   log(`me: ${text}`)
 })
 $('file').addEventListener('change', () => {

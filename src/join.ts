@@ -69,7 +69,10 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     connector = createPeerJsConnector({
       room: options.room,
       platform: context.platform,
-      peerjs: options.peerjs,
+      peerjs: {
+        ...options.peerjs,
+        ...(options.rtcConfig === undefined ? {} : { config: options.rtcConfig }),
+      },
       ...(options.connectTimeoutMs === undefined
         ? {}
         : { connectTimeoutMs: options.connectTimeoutMs }),
@@ -92,14 +95,16 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
         : { connectTimeoutMs: options.connectTimeoutMs }),
     })
   }
+  const classes = options.classes ?? new ClassRegistry()
   const codec = new Codec({
-    classes: options.classes ?? new ClassRegistry(),
+    classes,
     ...(options.includeStacks === undefined ? {} : { includeStacks: options.includeStacks }),
   })
   const room = new Room({
     name: options.room,
     connector,
     codec,
+    classes,
     ...(options.limits === undefined
       ? {}
       : { wireLimits: options.limits, rpcLimits: options.limits }),

@@ -7,7 +7,7 @@
  * could not connect (with an ERR_CONNECT reason, after an `error` event). `room.peers` only ever
  * holds open peers.
  */
-import type { Codec } from './codec/index.js'
+import type { ClassConstructor, ClassRegistry, Codec, RegisterOptions } from './codec/index.js'
 import type { Connector } from './connector.js'
 import { Emitter } from './emitter.js'
 import { PeerjectError } from './errors.js'
@@ -54,6 +54,7 @@ export interface RoomInit {
   readonly name: string
   readonly connector: Connector
   readonly codec: Codec
+  readonly classes: ClassRegistry
   readonly wireLimits?: Partial<WireLimits>
   readonly rpcLimits?: Partial<RpcLimits>
   readonly authorize?: Authorizer
@@ -104,6 +105,15 @@ export class Room extends Emitter<RoomEvents> {
    */
   expose(name: string, object: object): void {
     this.#exports.expose(name, object)
+  }
+
+  /**
+   * Lets instances of `ctor` cross as themselves: `room.registerClass(Car, { omit: ['cache'] })`.
+   * Register the same name on every peer that sends or receives them (or pass
+   * `joinRoom({ classes })`). Fields in `omit` are left out; the constructor is not called on arrival.
+   */
+  registerClass(ctor: ClassConstructor, options?: RegisterOptions): void {
+    this.#init.classes.register(ctor, options)
   }
 
   /** Stops exposing `name`; stubs already resolved by peers keep working until released. */

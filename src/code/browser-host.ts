@@ -66,6 +66,15 @@ export class BrowserWorkerHost implements WorkerHost {
   readonly #startTimeoutMs: number
   #srcdoc: Promise<string> | undefined
 
+  /**
+   * What a page that sets its own Content-Security-Policy must allow for code objects to run (the
+   * sandbox document inherits the page's policy): its inline script by hash, `data:` and `blob:`
+   * scripts, and `data:` workers. Merge these sources into the page's directives.
+   */
+  static async requiredCsp(): Promise<{ readonly scriptSrc: string; readonly workerSrc: string }> {
+    return { scriptSrc: `'${await scriptHash()}' data: blob:`, workerSrc: 'data:' }
+  }
+
   constructor(options: BrowserWorkerHostOptions = {}) {
     this.#document = options.document
     this.#startTimeoutMs = options.startTimeoutMs ?? 10_000
@@ -155,12 +164,17 @@ export class BrowserWorkerHost implements WorkerHost {
  * worker and `blob:`/`data:` module imports inside it, and nothing else.
  */
 async function sandboxDocument(): Promise<string> {
+  const csp = `default-src 'none'; script-src '${await scriptHash()}' data: blob:; worker-src data:`
+  return `<!doctype html><meta http-equiv="Content-Security-Policy" content="${csp}"><script>${FRAME_SCRIPT}</script>`
+}
+
+/** `sha256-…` of the iframe's inline script, as CSP writes it. */
+async function scriptHash(): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest(
     'SHA-256',
     new TextEncoder().encode(FRAME_SCRIPT),
   )
   let binary = ''
   for (const byte of new Uint8Array(digest)) binary += String.fromCharCode(byte)
-  const csp = `default-src 'none'; script-src 'sha256-${btoa(binary)}' data: blob:; worker-src data:`
-  return `<!doctype html><meta http-equiv="Content-Security-Policy" content="${csp}"><script>${FRAME_SCRIPT}</script>`
+  return `sha256-${btoa(binary)}`
 }

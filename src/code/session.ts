@@ -26,7 +26,6 @@ import {
   type GetResult,
   type ListResult,
 } from './protocol.js'
-import { runCode } from './runner.js'
 import type { CodeContext } from './service.js'
 import type {
   CodeId,

@@ -38,8 +38,12 @@ const JOIN = `async ([signaling, room]) => {
 it('two pages and a Node peer form a mesh; a closed page is announced as left', async () => {
   const pageA = await fixture.openPage()
   const pageB = await fixture.openPage()
-  const idA = (await pageA.evaluate(`(${JOIN})(${JSON.stringify([server.url, 'browser-room'])})`)) as PeerId
-  const idB = (await pageB.evaluate(`(${JOIN})(${JSON.stringify([server.url, 'browser-room'])})`)) as PeerId
+  const idA = (await pageA.evaluate(
+    `(${JOIN})(${JSON.stringify([server.url, 'browser-room'])})`,
+  )) as PeerId
+  const idB = (await pageB.evaluate(
+    `(${JOIN})(${JSON.stringify([server.url, 'browser-room'])})`,
+  )) as PeerId
   node = await joinRoom({ signaling: server.url, room: 'browser-room' })
   await waitForPeers(node, [idA, idB])
 

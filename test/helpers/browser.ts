@@ -30,7 +30,9 @@ export async function startBrowser(): Promise<BrowserFixture> {
       const page = await context.newPage()
       page.on('pageerror', (error) => console.error('[page error]', error.message))
       await page.goto(`${url}index.html`)
-      await page.waitForFunction(() => (window as { peerjectReady?: boolean }).peerjectReady === true)
+      await page.waitForFunction(
+        () => (window as { peerjectReady?: boolean }).peerjectReady === true,
+      )
       return page
     },
     async close() {

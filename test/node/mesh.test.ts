@@ -66,14 +66,18 @@ describe('Node mesh over real WebRTC', () => {
   })
 
   it('an unreachable signaling server rejects with ERR_SIGNALING', async () => {
-    const error = await joinRoom({ signaling: 'ws://127.0.0.1:1', room: 'x' }).catch((e: unknown) => e)
+    const error = await joinRoom({ signaling: 'ws://127.0.0.1:1', room: 'x' }).catch(
+      (e: unknown) => e,
+    )
     expect(isPeerjectError(error, 'ERR_SIGNALING')).toBe(true)
   })
 
   it('a denied token rejects with ERR_DENIED', async () => {
     const guarded = await startSignaling({ verifyToken: (token) => token === 'good' })
     try {
-      const error = await joinRoom({ signaling: guarded.url, room: 'x', token: 'bad' }).catch((e: unknown) => e)
+      const error = await joinRoom({ signaling: guarded.url, room: 'x', token: 'bad' }).catch(
+        (e: unknown) => e,
+      )
       expect(isPeerjectError(error, 'ERR_DENIED')).toBe(true)
       const ok = await joinRoom({ signaling: guarded.url, room: 'x', token: 'good' })
       ok.leave()

@@ -199,4 +199,15 @@ describe('limits and lifecycle', () => {
     await expect(mod.ok()).rejects.toMatchObject({ code: 'ERR_CLOSED' })
     mod.dispose() // idempotent
   })
+
+  test('a prewarmed host gives every run a fresh worker of its own', async () => {
+    const host = new NodeWorkerHost({ prewarm: true })
+    const code = new CodeService({ codec: new Codec(), host })
+    const id = await code.publish('let count = 0\nexport function next() { return ++count }')
+    const first = await code.run<{ next(): number }>(id)
+    const second = await code.run<{ next(): number }>(id)
+    running.push(first, second)
+    expect([await first.next(), await first.next(), await second.next()]).toEqual([1, 2, 1])
+    host.close()
+  })
 })
