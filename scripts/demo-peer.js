@@ -1,14 +1,58 @@
-// The demo's Node peer: joins the room, echoes text, and (with the later features) exposes a
-// counter and publishes a sample code object.
-import { joinRoom } from '../dist/src/node.js'
+// The demo's Node peer: joins the room, echoes text, and publishes a sample code object (with a
+// dependency) that the demo page's code panel lists and runs. Code objects are kept in memory, so
+// every start serves exactly the sample.
+import { createMemoryStore, joinRoom } from '../dist/src/node.js'
 
-/** Joins `room` as a Node peer; returns the room. */
+/** A dependency: code objects import each other by id, never by name. */
+export const SAMPLE_DEPENDENCY = `/** Formats a greeting. */
+export function greeting(name) {
+  return 'Hello, ' + name + '!'
+}
+`
+
+/**
+ * The sample: imports its dependency by id and exports `run()`, which the demo's Run button calls.
+ * @param {string} dependencyId
+ */
+export function sampleSource(dependencyId) {
+  return `import { greeting } from 'peerject:${dependencyId}'
+
+/** Called by the demo page's Run button; runs in an isolated worker on the page. */
+export function run() {
+  const primes = []
+  for (let n = 2; primes.length < 5; n++) if (primes.every((p) => n % p !== 0)) primes.push(n)
+  return greeting('from the Node peer') + ' The first primes: ' + primes.join(', ') + '.'
+}
+`
+}
+
+/** What the sample's `run()` returns. */
+export const SAMPLE_RESULT = 'Hello, from the Node peer! The first primes: 2, 3, 5, 7, 11.'
+
+/**
+ * Joins `room` as a Node peer and publishes the sample; returns the room.
+ * @param {string} signaling
+ * @param {string} room
+ */
 export async function startDemoPeer(signaling, room) {
-  const joined = await joinRoom({ signaling, room })
+  const joined = await joinRoom({ signaling, room, code: { store: createMemoryStore() } })
   joined.on('message', (value, from) => {
     if (value && value.kind === 'text') {
       void from.send({ kind: 'text', text: `node peer echoes: ${value.text}` }).catch(() => {})
     }
   })
+  const dependency = await joined.code.publish(SAMPLE_DEPENDENCY, {
+    name: 'greeting',
+    version: '1.0.0',
+    description: 'a dependency of the sample',
+  })
+  await joined.code.publish(sampleSource(dependency), {
+    name: 'sample',
+    version: '1.0.0',
+    description: "the demo Node peer's sample: run() returns a greeting and five primes",
+    dependencies: [dependency],
+  })
+  // Pages that connected before the sample existed refresh their code panel on this message.
+  await joined.broadcast({ kind: 'code-published' }).catch(() => {})
   return joined
 }

@@ -2,6 +2,7 @@
  * peerject for browsers: `joinRoom` with the browser's own WebRTC and WebSocket.
  * Node peers import the same API from `peerject/node`.
  */
+import { BrowserWorkerHost, createIndexedDbStore } from './code/index.js'
 import { join } from './join.js'
 import type { JoinOptions } from './join.js'
 import type { Platform } from './platform.js'
@@ -12,9 +13,28 @@ export { ClassRegistry, markByReference, isMarkedByReference, BY_REFERENCE } fro
 export type { ErrorCode, PeerjectErrorOptions } from './errors.js'
 export { ERROR_CODES, PeerjectError, isPeerjectError } from './errors.js'
 export type { PeerId } from './ids.js'
-export type { JoinOptions, PeerJsServerOptions } from './join.js'
-export type { Peer, PeerSendOptions } from './peer.js'
-export type { Room, RoomEvents, RoomMessage } from './room.js'
+export type { CodeOptions, JoinOptions, PeerJsServerOptions } from './join.js'
+export {
+  createIndexedDbStore,
+  createMemoryStore,
+  exportPublicKey,
+  generateSigningKey,
+  signCodeId,
+} from './code/index.js'
+export type {
+  CodeId,
+  CodeMetadata,
+  CodeStore,
+  FetchOptions,
+  FetchedCode,
+  PublishOptions,
+  RunOptions,
+  RunningCode,
+  TrustedKey,
+  VerifyToken,
+} from './code/index.js'
+export type { Peer, PeerCode, PeerSendOptions } from './peer.js'
+export type { Room, RoomCode, RoomEvents, RoomMessage } from './room.js'
 export type { WireLimits } from './wire/index.js'
 export { RpcTarget, isStub, release, remove, set, withOptions } from './rpc/index.js'
 export type { Authorizer, Local, Operation, Remote, RpcLimits, RpcStats } from './rpc/index.js'
@@ -52,5 +72,11 @@ function browserPlatform(): Platform {
  * room.on('message', (value, from) => console.log(from.id, value))
  */
 export function joinRoom(options: JoinOptions): Promise<Room> {
-  return join(options, { platform: browserPlatform() })
+  return join(options, {
+    platform: browserPlatform(),
+    codeRuntime: async (code) => ({
+      host: new BrowserWorkerHost(),
+      store: code.store ?? createIndexedDbStore(),
+    }),
+  })
 }

@@ -2,6 +2,8 @@
  * `joinRoom` without the platform: validates options, picks the connector (peerject's signaling
  * server, or a PeerServer through the PeerJS adapter), joins, and assembles the room.
  */
+import { CodeService } from './code/index.js'
+import type { CodeLimits, CodeStore, TrustedKey, VerifyToken, WorkerHost } from './code/index.js'
 import { ClassRegistry, Codec } from './codec/index.js'
 import type { Connector } from './connector.js'
 import { PeerjectError } from './errors.js'
@@ -19,6 +21,28 @@ export interface PeerJsServerOptions {
   readonly path?: string
   readonly key?: string
   readonly secure?: boolean
+}
+
+/** Code objects: where they are kept, who may fetch them, which signatures are required. */
+export interface CodeOptions {
+  /**
+   * Store hooks (`getObject`, `getMetadata`, `registerObject`, `registerMetadata`, `removeObject`,
+   * optional `listMetadata`), sync or async. Default: IndexedDB in browsers (memory when absent),
+   * a directory in Node (`directory`).
+   */
+  readonly store?: CodeStore
+  /** Node: directory of the default store. Default `<os tmpdir>/peerject-code`. */
+  readonly directory?: string
+  /** Screens every request: `(token, id, peer) => boolean`, sync or async. Default: allow. */
+  readonly verifyToken?: VerifyToken
+  /** When non-empty, fetch and run require a signature by one of these keys (ERR_SIGNATURE). */
+  readonly trustedKeys?: readonly TrustedKey[]
+  /** When set, `room.code.publish` signs each id with it (ECDSA P-256). */
+  readonly signingKey?: CryptoKeyPair
+  /** Receiver-side limits (request timeout, requests in flight, source size, modules). */
+  readonly limits?: CodeLimits
+  /** Node: keep one worker thread started ahead of time (faster first run). Default false. */
+  readonly prewarm?: boolean
 }
 
 /** Options of `joinRoom`. */
@@ -47,11 +71,19 @@ export interface JoinOptions {
   readonly classes?: ClassRegistry
   /** Send error stacks to other peers (off by default: stacks leak file paths). */
   readonly includeStacks?: boolean
+  /** Code objects (see docs/code-objects.md). */
+  readonly code?: CodeOptions
 }
 
 /** @internal What an entry point adds: the platform and the features. */
 export interface JoinContext {
   readonly platform: Platform
+  /** Worker host and default store of this platform. */
+  readonly codeRuntime: (options: CodeOptions) => Promise<{
+    readonly host: WorkerHost
+    readonly store: CodeStore
+    readonly close?: () => void
+  }>
   readonly features?: (codec: Codec) => FeatureFactory
 }
 
@@ -100,11 +132,24 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     classes,
     ...(options.includeStacks === undefined ? {} : { includeStacks: options.includeStacks }),
   })
+  const codeOptions = options.code ?? {}
+  const runtime = await context.codeRuntime(codeOptions)
+  const code = new CodeService({
+    codec,
+    host: runtime.host,
+    store: codeOptions.store ?? runtime.store,
+    ...(codeOptions.verifyToken === undefined ? {} : { verifyToken: codeOptions.verifyToken }),
+    ...(codeOptions.trustedKeys === undefined ? {} : { trustedKeys: codeOptions.trustedKeys }),
+    ...(codeOptions.signingKey === undefined ? {} : { signingKey: codeOptions.signingKey }),
+    ...(codeOptions.limits === undefined ? {} : { limits: codeOptions.limits }),
+  })
   const room = new Room({
     name: options.room,
     connector,
     codec,
     classes,
+    code,
+    ...(runtime.close === undefined ? {} : { onLeave: runtime.close }),
     ...(options.limits === undefined
       ? {}
       : { wireLimits: options.limits, rpcLimits: options.limits }),
@@ -114,7 +159,7 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
   try {
     await connector.start()
   } catch (error) {
-    connector.close()
+    room.leave()
     throw error
   }
   return room

@@ -3,7 +3,10 @@
  * in. Default: node-datachannel (its binary ships inside the npm package). `@roamhq/wrtc` (the
  * maintained `wrtc`) is accepted through `joinRoom({ webrtc: 'wrtc' })` when installed.
  */
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
 import { WebSocket as NodeWebSocket } from 'ws'
+import { NodeWorkerHost, createDirectoryStore } from './code/node.js'
 import { join } from './join.js'
 import type { JoinOptions } from './join.js'
 import type { Platform, WebRtcImplementation } from './platform.js'
@@ -11,6 +14,7 @@ import type { Room } from './room.js'
 import { PeerjectError } from './errors.js'
 
 export * from './index.js'
+export { createDirectoryStore } from './code/node.js'
 
 /** Which Node WebRTC implementation to use, or your own (same shape as `wrtc`). */
 export type NodeWebRtc = 'node-datachannel' | 'wrtc' | WebRtcImplementation
@@ -93,5 +97,16 @@ async function loadWebRtc(choice: NodeWebRtc | undefined): Promise<Platform> {
  */
 export async function joinRoom(options: NodeJoinOptions): Promise<Room> {
   const platform = await loadWebRtc(options.webrtc)
-  return join(options, { platform })
+  return join(options, {
+    platform,
+    codeRuntime: async (code) => {
+      const host = new NodeWorkerHost({ prewarm: code.prewarm ?? false })
+      return {
+        host,
+        store:
+          code.store ?? createDirectoryStore(code.directory ?? joinPath(tmpdir(), 'peerject-code')),
+        close: () => host.close(),
+      }
+    },
+  })
 }

@@ -4,6 +4,7 @@
  *
  * Channels on the wire: 0 = values (this file), 1 = references (`rpc/`), 2 = code objects (`code/`).
  */
+import type { CodePeerSession } from './code/index.js'
 import type { Codec, ExternalHooks } from './codec/index.js'
 import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
@@ -22,6 +23,9 @@ export interface PeerSendOptions {
   readonly onProgress?: (sentBytes: number, totalBytes: number) => void
 }
 
+/** Another peer's code objects: its registry view, fetch (verified) and run (isolated). */
+export type PeerCode = Pick<CodePeerSession, 'list' | 'fetch' | 'run'>
+
 /** Internal: how the room delivers a decoded value. */
 export type ValueSink = (value: unknown, from: Peer) => void
 
@@ -34,6 +38,7 @@ export class Peer {
   readonly #codec: Codec
   #closed: PeerjectError | undefined
   #rpc: RpcSession | undefined
+  #code: CodePeerSession | undefined
 
   /** @internal Created by the room when the peer's connection is ready. */
   constructor(id: PeerId, wire: WireSession, codec: Codec) {
@@ -45,6 +50,27 @@ export class Peer {
   /** @internal The room attaches the references session once the peer is ready. */
   attachRpc(rpc: RpcSession): void {
     this.#rpc = rpc
+  }
+
+  /** @internal The room attaches the code-objects session once the peer is ready. */
+  attachCode(code: CodePeerSession): void {
+    this.#code = code
+  }
+
+  /**
+   * This peer's code objects: `await peer.code.list()` (what it serves),
+   * `await peer.code.fetch(id, { token })` (verified, cached locally),
+   * `await peer.code.run<Api>(id, { token, capabilities, timeoutMs, memoryMb })` (a Comlink remote
+   * of the module's exports, running in an isolated worker). See docs/code-objects.md.
+   */
+  get code(): PeerCode {
+    if (this.#code === undefined) {
+      throw new PeerjectError(
+        'ERR_CLOSED',
+        `peer ${this.id} is not ready yet: wait for its "peer" event`,
+      )
+    }
+    return this.#code
   }
 
   /** Names of the objects this peer exposes (`room.expose` on its side). */
@@ -102,6 +128,9 @@ export class Peer {
    * `Uint8Array` (or an async iterable of them), alone or anywhere inside the value, crosses as a
    * byte stream with backpressure. Resolves when the last byte is handed to the channel (streams
    * included); rejects ERR_PEER_LEFT, ERR_ABORTED, ERR_TOO_LARGE or ERR_UNSERIALIZABLE.
+   *
+   * Values arrive in order of completion, not of sending: a small value sent while a large one is
+   * in transit arrives first. Values that each fit one frame (256 KiB) keep their sending order.
    */
   async send(value: unknown, options: PeerSendOptions = {}): Promise<void> {
     if (this.#closed !== undefined) throw this.#leftError()
@@ -125,7 +154,10 @@ export class Peer {
     }
     const root = isAsyncIterable(value) ? iterableToStream(value) : value
     const bytes = this.#codec.encode(root, hooks)
+    // Values keep no order among themselves: each is delivered when its last byte arrives, so a
+    // small value is never stuck behind a large one (docs/protocol.md, "Order").
     const wireOptions: SendOptions = {
+      ordered: false,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     }

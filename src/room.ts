@@ -7,6 +7,7 @@
  * could not connect (with an ERR_CONNECT reason, after an `error` event). `room.peers` only ever
  * holds open peers.
  */
+import type { CodeService } from './code/index.js'
 import type { ClassConstructor, ClassRegistry, Codec, RegisterOptions } from './codec/index.js'
 import type { Connector } from './connector.js'
 import { Emitter } from './emitter.js'
@@ -58,8 +59,14 @@ export interface RoomInit {
   readonly wireLimits?: Partial<WireLimits>
   readonly rpcLimits?: Partial<RpcLimits>
   readonly authorize?: Authorizer
+  readonly code: CodeService
+  /** Called once when the room is left (e.g. to stop a worker host). */
+  readonly onLeave?: () => void
   readonly features?: FeatureFactory
 }
+
+/** Your own code objects: publish, remove, list (the registry view), load and run locally. */
+export type RoomCode = Pick<CodeService, 'publish' | 'remove' | 'list' | 'load' | 'run'>
 
 /** A joined room. Create with `joinRoom()`. */
 export class Room extends Emitter<RoomEvents> {
@@ -91,6 +98,15 @@ export class Room extends Emitter<RoomEvents> {
   /** This peer's own id. */
   get self(): PeerId {
     return this.#connector.self
+  }
+
+  /**
+   * Code objects this peer publishes and serves: `const id = await room.code.publish(source, {
+   * name, version, description })` (id = sha-256 of the source), `room.code.remove(id)`,
+   * `room.code.list()`. Other peers fetch and run them with `peer.code.run(id)`.
+   */
+  get code(): RoomCode {
+    return this.#init.code
   }
 
   /** The peers connected now, by id. */
@@ -176,6 +192,8 @@ export class Room extends Emitter<RoomEvents> {
     const reason = new PeerjectError('ERR_CLOSED', 'you left the room')
     for (const peer of [...this.#peers.values()]) peer.wire.close(reason)
     this.#connector.close()
+    this.#init.code.close(reason)
+    this.#init.onLeave?.()
     for (const finish of this.#onLeave) finish()
     this.#onLeave.clear()
   }
@@ -223,6 +241,14 @@ export class Room extends Emitter<RoomEvents> {
         previous?.wire.close(new PeerjectError('ERR_CLOSED', `peer ${id} reconnected`))
         const features = new Map(this.#init.features?.(peer) ?? [])
         features.set(CHANNEL.rpc, this.#createRpc(peer))
+        const code = this.#init.code.session(peer.id, (bytes) =>
+          peer.wire.sendMessage(CHANNEL.code, bytes),
+        )
+        peer.attachCode(code)
+        features.set(CHANNEL.code, {
+          dispatch: (bytes) => code.dispatch(bytes),
+          close: (reason) => code.close(reason),
+        })
         this.#features.set(peer, features)
         this.#peers.set(id, peer)
         this.emit('peer', peer)

@@ -53,6 +53,7 @@ export async function runCode<T>(
 
   const exportsChannel = new MessageChannel()
   const capabilityChannel = options.capabilities === undefined ? undefined : new MessageChannel()
+  let gate: CapabilityGate | undefined
   let stopped = false
   const stop = (error: PeerjectError, later: PeerjectError): void => {
     if (stopped) return
@@ -79,7 +80,6 @@ export async function runCode<T>(
     },
   })
   setRef(exportsChannel.port1, false)
-  let gate: CapabilityGate | undefined
   if (capabilityChannel !== undefined) {
     gate = new CapabilityGate(capabilityChannel.port1)
     Comlink.expose(options.capabilities, gate)
@@ -87,8 +87,16 @@ export async function runCode<T>(
   }
   void handle.stopped.then((error) => stop(error, closedError(label, `stopped: ${error.message}`)))
 
+  let exportTypes: Readonly<Record<string, string>>
   try {
-    await load(handle, code, label, timeoutMs, exportsChannel.port2, capabilityChannel?.port2)
+    exportTypes = await load(
+      handle,
+      code,
+      label,
+      timeoutMs,
+      exportsChannel.port2,
+      capabilityChannel?.port2,
+    )
   } catch (error) {
     const failure = isPeerjectError(error)
       ? error
@@ -103,11 +111,15 @@ export async function runCode<T>(
     stop(closedError(label, 'was disposed'), closedError(label, 'was disposed'))
   return new Proxy(remote as object, {
     get: (target, property, receiver) =>
-      property === 'dispose' ? dispose : Reflect.get(target, property, receiver),
+      property === 'dispose'
+        ? dispose
+        : property === 'exportTypes'
+          ? exportTypes
+          : Reflect.get(target, property, receiver),
   }) as RunningCode<T>
 }
 
-/** Sends the modules and waits for the runtime's answer. */
+/** Sends the modules and waits for the runtime's answer; resolves with the export types. */
 async function load(
   handle: WorkerHandle,
   code: FetchedCode,
@@ -115,7 +127,7 @@ async function load(
   timeoutMs: number,
   exportsPort: MessagePort,
   capabilityPort: MessagePort | undefined,
-): Promise<void> {
+): Promise<Readonly<Record<string, string>>> {
   const answer = await new Promise<unknown>((resolve, reject) => {
     const timer = Number.isFinite(timeoutMs)
       ? setTimeout(
@@ -153,8 +165,8 @@ async function load(
     handle.port.onmessage = null
     handle.port.close()
   })
-  const { type, stage, name, message } = (answer ?? {}) as Record<string, unknown>
-  if (type === 'ready') return
+  const { type, stage, name, message, exports, types } = (answer ?? {}) as Record<string, unknown>
+  if (type === 'ready') return exportTypesOf(exports, types)
   if (type !== 'failed') {
     throw new PeerjectError(
       'ERR_CODE_LOAD',
@@ -168,6 +180,22 @@ async function load(
       ? `setup(capabilities) of code object ${label} failed: ${what}`
       : `code object ${label} failed to load: ${what}`,
   )
+}
+
+/** Most export names reported to the caller (a module with more still runs; the rest are left out). */
+const MAX_EXPORTS = 1024
+
+/** `{ name: typeof value }` from the runtime's parallel arrays, ignoring anything malformed. */
+function exportTypesOf(names: unknown, types: unknown): Readonly<Record<string, string>> {
+  const result: Record<string, string> = Object.create(null) as Record<string, string>
+  if (!Array.isArray(names) || !Array.isArray(types)) return Object.freeze(result)
+  for (let i = 0; i < Math.min(names.length, types.length, MAX_EXPORTS); i++) {
+    const [key, kind] = [names[i] as unknown, types[i] as unknown]
+    if (typeof key === 'string' && typeof kind === 'string' && key.length <= MAX_ERROR_MESSAGE) {
+      result[key] = kind.slice(0, 16)
+    }
+  }
+  return Object.freeze(result)
 }
 
 function closedError(label: string, what: string): PeerjectError {

@@ -115,10 +115,18 @@ export interface RunOptions extends FetchOptions {
   readonly memoryMb?: number
 }
 
-/** A running code object: a Comlink `Remote` of its exports, plus `dispose()`. */
+/**
+ * A running code object: a Comlink `Remote` of its exports, plus `dispose()` and `exportTypes`
+ * (an export of either name is shadowed).
+ */
 export type RunningCode<T> = Remote<T> & {
   /** Terminates the worker; pending and later calls reject `ERR_CLOSED`. Idempotent. */
   dispose(): void
+  /**
+   * The module's export names with the `typeof` of each at load time, e.g. `{ default: 'function',
+   * version: 'string' }` (as the worker reported them: a registry UI can pick what to call).
+   */
+  readonly exportTypes: Readonly<Record<string, string>>
 }
 
 /** Receiver-side limits of the code service. */

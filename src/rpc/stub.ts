@@ -269,10 +269,7 @@ export function controllerOf(value: unknown): StubController | undefined {
 
 /** Makes a proxy for `controller`. */
 export function createProxy(controller: StubController): object {
-  const target =
-    controller.path.length === 0 && controller.handle.shape === 'object'
-      ? {}
-      : function stub(): void {}
+  const target = isObjectShaped(controller) ? {} : function stub(): void {}
   return new Proxy(target, {
     get(_target, key) {
       if (typeof key === 'symbol') return symbolMember(controller, key)
@@ -319,9 +316,14 @@ export function createProxy(controller: StubController): object {
       return controller.handle.construct(controller.path, args, controller.options)
     },
     has(_target, key) {
-      return key === STUB || key === BY_REFERENCE
+      return key === STUB || (key === BY_REFERENCE && isObjectShaped(controller))
     },
   })
+}
+
+/** Whether the proxy is an object (a received by-reference object's root), not a function. */
+function isObjectShaped(controller: StubController): boolean {
+  return controller.path.length === 0 && controller.handle.shape === 'object'
 }
 
 function symbolMember(controller: StubController, key: symbol): unknown {
@@ -329,7 +331,9 @@ function symbolMember(controller: StubController, key: symbol): unknown {
     case STUB:
       return controller
     case BY_REFERENCE:
-      return true
+      // Callable stubs classify as 'function' (typeof), so they arrive callable on the next peer;
+      // answering the marker would make the codec send them as objects, which arrive uncallable.
+      return isObjectShaped(controller) ? true : undefined
     case Symbol.dispose:
       return () => controller.handle.release()
     case Symbol.toStringTag:

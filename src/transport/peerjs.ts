@@ -161,8 +161,10 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
     const { platform, peerjs } = this.#options
     const lib = await importPeerJs()
     this.#assertOpen()
+    // A fresh object per connector: in Node it is the key to this connector's WebRTC implementation.
+    const config: RTCConfiguration = { iceServers: [], ...peerjs.config }
     if (platform.name === 'node') {
-      this.#releaseGlobals = leaseNodeGlobals(platform)
+      this.#releaseGlobals = leaseNodeGlobals(platform, config)
       // peerjs probes for WebRTC once, when it is first imported; in Node that probe found no
       // globals (deliberately: the probe would use peerjs's public STUN/TURN servers). The globals
       // are there now.
@@ -177,7 +179,7 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
         key: peerjs.key ?? 'peerjs',
         secure: this.#secure(),
         token: randomId(),
-        config: peerjs.config ?? { iceServers: [] },
+        config,
         debug: 0,
       })
     } catch (error) {
@@ -499,38 +501,54 @@ async function importPeerJs(): Promise<PeerJsModule> {
 interface GlobalsLease {
   count: number
   readonly installed: readonly string[]
+  /**
+   * Each started connector's RTCPeerConnection class, keyed by the `config` object it gave peerjs.
+   * peerjs builds every connection with `new RTCPeerConnection(options.config)`, passing that very
+   * object, so the one global can build each connector's connections with its own implementation.
+   */
+  readonly implementations: WeakMap<object, typeof RTCPeerConnection>
 }
 const LEASE = Symbol.for('peerject.peerjs.node-globals')
 
 /**
  * peerjs reads `RTCPeerConnection`, `RTCSessionDescription` and `WebSocket` as globals, at the moment
  * it connects (also for offers arriving later). Node has none of them (Node 20 has no WebSocket), so
- * while at least one PeerJS connector is started, the missing ones are defined from the platform,
- * and removed again when the last connector closes. Globals that already exist are never replaced.
+ * while at least one PeerJS connector is started, the missing ones are defined, and removed again
+ * when the last connector closes. Globals that already exist are never replaced.
+ *
+ * Connectors of one process may use different WebRTC implementations (`webrtc: 'wrtc'` next to
+ * node-datachannel). The global `RTCPeerConnection` therefore dispatches on the configuration object
+ * (`config`, unique per connector) to the implementation of the connector that owns it; before this,
+ * every connector silently used the first connector's implementation. `RTCSessionDescription` comes
+ * from the first platform; {@link nodePeerConnection} hands plain `{ type, sdp }` copies to its
+ * implementation, so a description object of another implementation does no harm.
  * Browsers never get here.
  */
-function leaseNodeGlobals(platform: Platform): () => void {
+function leaseNodeGlobals(platform: Platform, config: RTCConfiguration): () => void {
   const scope = globalThis as unknown as Record<PropertyKey, unknown>
   let lease = scope[LEASE] as GlobalsLease | undefined
   if (lease === undefined) {
     const installed: string[] = []
+    const implementations = new WeakMap<object, typeof RTCPeerConnection>()
     const define = (name: string, value: unknown): void => {
       if (scope[name] !== undefined) return
       scope[name] = value
       installed.push(name)
     }
-    define('RTCPeerConnection', nodePeerConnection(platform.webrtc.RTCPeerConnection))
+    define('RTCPeerConnection', dispatchingPeerConnection(implementations))
     define('RTCSessionDescription', platform.webrtc.RTCSessionDescription)
     define('WebSocket', quietWebSocket(platform.WebSocket))
-    lease = { count: 0, installed }
+    lease = { count: 0, installed, implementations }
     scope[LEASE] = lease
   }
   const held = lease
+  held.implementations.set(config, nodePeerConnection(platform.webrtc.RTCPeerConnection))
   held.count++
   let released = false
   return () => {
     if (released) return
     released = true
+    held.implementations.delete(config)
     held.count--
     if (held.count > 0) return
     for (const name of held.installed) delete scope[name]
@@ -538,8 +556,26 @@ function leaseNodeGlobals(platform: Platform): () => void {
   }
 }
 
+/** The global `RTCPeerConnection` in Node: builds each connection with its connector's implementation. */
+function dispatchingPeerConnection(
+  implementations: WeakMap<object, typeof RTCPeerConnection>,
+): typeof RTCPeerConnection {
+  // A function, not a class: called with `new`, the object it returns is the result.
+  function DispatchingPeerConnection(config?: RTCConfiguration): object {
+    const Implementation = config === undefined ? undefined : implementations.get(config)
+    if (Implementation === undefined) {
+      throw new PeerjectError(
+        'ERR_INTERNAL',
+        'peerjs built an RTCPeerConnection with a configuration no started peerject connector owns',
+      )
+    }
+    return new Implementation(config)
+  }
+  return DispatchingPeerConnection as unknown as typeof RTCPeerConnection
+}
+
 /**
- * The RTCPeerConnection peerjs gets in Node, with two repairs for node-datachannel:
+ * The RTCPeerConnection peerjs gets in Node, with repairs for node-datachannel (harmless elsewhere):
  * - Candidate timing. It fires `icecandidate` before `setLocalDescription` resolves, and peerjs
  *   relays candidates at once but descriptions only after that promise; worse, once the answerer
  *   holds the offerer's candidates it may finish ICE and DTLS before the offerer has applied the
@@ -548,6 +584,8 @@ function leaseNodeGlobals(platform: Platform): () => void {
  *   the description first), and remote candidates that arrive before the remote description wait
  *   for it instead of failing.
  * - Candidate syntax. Its strings read `a=candidate:…`; browsers expect `candidate:…`.
+ * - Remote descriptions are passed on as plain `{ type, sdp }`: peerjs wraps them in the global
+ *   `RTCSessionDescription`, which may belong to another connector's implementation.
  */
 function nodePeerConnection(Base: typeof RTCPeerConnection): typeof RTCPeerConnection {
   // The DOM typings add legacy callback overloads; only the promise forms are used here.
@@ -572,7 +610,11 @@ function nodePeerConnection(Base: typeof RTCPeerConnection): typeof RTCPeerConne
     }
 
     override async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
-      await super.setRemoteDescription(description)
+      // peerjs wraps it in the global RTCSessionDescription, possibly another implementation's.
+      await super.setRemoteDescription({
+        type: description.type,
+        ...(description.sdp === undefined ? {} : { sdp: description.sdp }),
+      })
       this.#remoteSet = true
       for (const candidate of this.#early.splice(0)) {
         // A bad early candidate is worth no more than peerjs's own failed addIceCandidate (a log).

@@ -12,6 +12,12 @@ export interface SendOptions {
   readonly signal?: AbortSignal
   /** Called as bytes are handed to the transport; monotonic, ends once at `(total, total)`. */
   readonly onProgress?: (sentBytes: number, totalBytes: number) => void
+  /**
+   * `false`: the message keeps no order with the other messages of its channel. It neither waits
+   * for the messages sent before it nor holds back the ones sent after it, and is delivered when
+   * its last byte arrives (order of completion). Default `true` (strict order per channel).
+   */
+  readonly ordered?: boolean
 }
 
 /**
@@ -56,6 +62,8 @@ export class OutgoingMessage implements BulkSource {
   readonly bytes: Uint8Array
   readonly total: number
   readonly promise: Promise<void>
+  /** False when the message keeps no order within its channel (`SendOptions.ordered`). */
+  readonly ordered: boolean
   scheduled = false
   /** Message id, assigned when a large message is admitted. */
   id = 0
@@ -80,6 +88,7 @@ export class OutgoingMessage implements BulkSource {
     this.channel = channel
     this.bytes = bytes
     this.total = bytes.byteLength
+    this.ordered = options.ordered !== false
     this.promise = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject

@@ -10,6 +10,11 @@
  * channel waits for at most one in-progress chunk, and a steady flow of small messages cannot
  * starve a transfer. Within one channel a message waits for the ones sent before it (FIFO).
  *
+ * Unordered messages (`SendOptions.ordered: false`, used for values) skip their channel's FIFO:
+ * small ones queue in a lane of their own (so they stay in order among themselves), and a large
+ * one goes straight to admission without holding anything back. They complete, and are delivered,
+ * in order of completion: a small value sent during a 64 MiB one arrives long before it.
+ *
  * A lane's large message joins the rotation only while the peer's advertised reassembly limits
  * (`maxReassembling`, `maxReassemblyBytes`) allow; the others wait, in order. This mirrors the
  * receiver's check exactly, so a well-behaved sender is never disconnected for quota.
@@ -33,8 +38,10 @@ import type { BulkSource } from './outgoing-message.js'
 import { OutgoingMessage } from './outgoing-message.js'
 
 const MAX_BATCH_ENTRIES = 0xffff
+/** Lane keys: a channel's ordered lane is keyed by the channel, its unordered one by this + it. */
+const UNORDERED_LANES = 256
 
-/** The messages of one channel, in send order. */
+/** The ordered (or the small unordered) messages of one channel, in send order. */
 interface Lane {
   readonly queue: Fifo<OutgoingMessage>
   /** The large message at the head of the lane (waiting for admission or in the rotation). */
@@ -49,6 +56,8 @@ export class Scheduler {
   readonly #lanes = new Map<number, Lane>()
   readonly #readyLanes: Lane[] = []
   readonly #waiting = new Fifo<OutgoingMessage>()
+  /** Large unordered messages: in no lane, waiting for admission or in the rotation. */
+  readonly #unordered = new Set<OutgoingMessage>()
   readonly #rotation: BulkSource[] = []
   readonly #kick: () => void
   #next = 0
@@ -80,7 +89,7 @@ export class Scheduler {
       messages += lane.queue.length + (lane.active === undefined ? 0 : 1)
     }
     const streams = this.#rotation.filter((source) => !(source instanceof OutgoingMessage)).length
-    return this.#control.length + messages + streams
+    return this.#control.length + messages + this.#unordered.size + streams
   }
 
   /** Data may flow: the peer's HELLO arrived and the frame size is negotiated. */
@@ -109,10 +118,18 @@ export class Scheduler {
       )
       return
     }
-    let lane = this.#lanes.get(message.channel)
+    if (!message.ordered && !this.#isSmall(message)) {
+      this.#unordered.add(message)
+      this.#waiting.push(message)
+      this.#admit()
+      this.#kick()
+      return
+    }
+    const key = message.ordered ? message.channel : UNORDERED_LANES + message.channel
+    let lane = this.#lanes.get(key)
     if (lane === undefined) {
       lane = { queue: new Fifo(), active: undefined, ready: false }
-      this.#lanes.set(message.channel, lane)
+      this.#lanes.set(key, lane)
     }
     lane.queue.push(message)
     if (lane.active === undefined && !lane.ready) this.#promote(lane)
@@ -145,14 +162,18 @@ export class Scheduler {
     if (message.settled) return
     message.reject(new PeerjectError('ERR_ABORTED', 'the send was aborted'))
     const lane = this.#lanes.get(message.channel)
-    if (lane?.active !== message) return // still queued: skipped lazily
-    lane.active = undefined
+    const active = lane?.active === message
+    // Neither a lane's active message nor a large unordered one: still queued, skipped lazily.
+    if (!active && !this.#unordered.delete(message)) return
     if (message.scheduled) {
       this.deactivate(message)
       if (message.sent > 0) this.control(encodeCancel(message.id))
       this.#release(message)
     }
-    this.#promote(lane)
+    if (active && lane !== undefined) {
+      lane.active = undefined
+      this.#promote(lane)
+    }
   }
 
   /** The next frame to hand to the transport, or `undefined` when there is nothing to send. */
@@ -181,6 +202,7 @@ export class Scheduler {
       source.handed()
       if (source instanceof OutgoingMessage && source.complete) {
         this.deactivate(source)
+        this.#unordered.delete(source)
         this.#release(source)
         const lane = this.#lanes.get(source.channel)
         if (lane !== undefined && lane.active === source) {
@@ -203,6 +225,8 @@ export class Scheduler {
       for (const message of lane.queue.drain()) message.reject(error)
     }
     this.#lanes.clear()
+    for (const message of this.#unordered) message.reject(error)
+    this.#unordered.clear()
     this.#readyLanes.length = 0
     this.#waiting.drain()
     for (const message of this.#batch) message.reject(error)

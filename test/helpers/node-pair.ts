@@ -36,7 +36,34 @@ export async function nodePair(
     a.leave()
     throw error
   }
-  const [[toB], [toA]] = await Promise.all([waitForPeers(a, [b.self]), waitForPeers(b, [a.self])])
+  // A connection that fails is reported (ERR_CONNECT after connectTimeoutMs): fail with it
+  // instead of waiting for a peer that will not come.
+  const seen: string[] = []
+  const offs = [a, b].flatMap((room, i) => [
+    room.on('error', (error) => seen.push(`${'ab'[i]} error ${error.code}: ${error.message}`)),
+    room.on('leave', (peer, reason) => seen.push(`${'ab'[i]} leave ${String(reason?.code)}`)),
+  ])
+  let failed!: (error: Error) => void
+  const failure = new Promise<never>((_, reject) => (failed = reject))
+  offs.push(
+    ...[a, b].map((room) =>
+      room.on('leave', () => failed(new Error(`pair did not connect: ${seen.join('; ')}`))),
+    ),
+  )
+  let toB: Peer | undefined
+  let toA: Peer | undefined
+  try {
+    ;[[toB], [toA]] = await Promise.race([
+      Promise.all([waitForPeers(a, [b.self]), waitForPeers(b, [a.self])]),
+      failure,
+    ])
+  } catch (error) {
+    a.leave()
+    b.leave()
+    throw error
+  } finally {
+    for (const off of offs) off()
+  }
   return {
     a,
     b,

@@ -1,28 +1,288 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
+/**
+ * Issue 3 over real WebRTC between Node peers: values of any size. A 100 MiB object with binary
+ * fields arrives intact; a small value overtakes a large one in transit; progress is monotonic;
+ * an AbortSignal cancels mid-send on both sides leaving nothing behind; coded rejections
+ * (ERR_UNSERIALIZABLE, ERR_PEER_LEFT, ERR_TOO_LARGE) and coded connection errors;
+ * `room.broadcast` and `room.messages()`.
+ */
 import { createHash } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ClassRegistry, isPeerjectError } from '../../src/index.js'
+import type { Room } from '../../src/index.js'
+import { joinRoom } from '../../src/node.js'
 import type { SignalingServer } from '../../signaling/index.js'
-import { startSignaling } from '../helpers/signaling.js'
+import { nextMessage, waitForLeave, waitForPeers } from '../helpers/events.js'
 import { nodePair } from '../helpers/node-pair.js'
-import { nextMessage } from '../helpers/events.js'
+import type { NodePair } from '../helpers/node-pair.js'
+import { startSignaling } from '../helpers/signaling.js'
+
+const MiB = 1024 * 1024
 
 let server: SignalingServer
-beforeAll(async () => { server = await startSignaling() })
-afterAll(async () => { await server.close() })
+let pair: NodePair
+const cleanup: Array<() => void> = []
 
-it('100 MiB', async () => {
-  const pair = await nodePair(server.url)
-  const big = new Uint8Array(60 * 1024 * 1024)
-  for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff
-  const floats = new Float64Array(5 * 1024 * 1024)
-  for (let i = 0; i < floats.length; i++) floats[i] = i * 0.5
-  const t0 = performance.now()
-  const got = nextMessage(pair.b)
-  await pair.toB.send({ name: 'x', parts: [big, floats], meta: { n: 1 } })
-  const t1 = performance.now()
-  const { value } = await got
-  const t2 = performance.now()
-  console.log('send', t1 - t0, 'recv', t2 - t0, process.memoryUsage().rss / 2 ** 20)
-  const v = value as { parts: [Uint8Array, Float64Array] }
-  expect(createHash('sha256').update(v.parts[0]).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'))
+beforeAll(async () => {
+  server = await startSignaling()
+  pair = await nodePair(server.url)
+})
+afterAll(async () => {
   pair.leave()
+  for (const leave of cleanup) leave()
+  await server.close()
+})
+
+const sha256 = (bytes: ArrayBufferView): string =>
+  createHash('sha256')
+    .update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    .digest('hex')
+
+/** Deterministic non-trivial bytes (every byte position matters to the hash). */
+function pattern(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  const words = new Uint32Array(bytes.buffer, 0, Math.floor(length / 4))
+  let state = seed >>> 0 || 1
+  for (let i = 0; i < words.length; i++) {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    words[i] = state >>> 0
+  }
+  for (let i = words.length * 4; i < length; i++) bytes[i] = i & 0xff
+  return bytes
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => new Error('expected a rejection'),
+    (error: unknown) => error,
+  )
+}
+
+describe('large values', () => {
+  it('a 100 MiB object with binary fields arrives intact, with its typed-array classes', async () => {
+    const bytes = pattern(60 * MiB + 3, 1)
+    const floats = new Float64Array(5 * MiB)
+    for (let i = 0; i < floats.length; i++) floats[i] = i * 0.25 - 1e6
+    const value = { name: 'dataset', parts: [bytes, floats], meta: { rows: floats.length, n: 7n } }
+    const arrived = nextMessage(pair.b)
+    const started = performance.now()
+    await pair.toB.send(value)
+    const { value: received, from } = await arrived
+    const seconds = (performance.now() - started) / 1000
+    console.info(`100 MiB value Node→Node: ${seconds.toFixed(2)} s, ${(100 / seconds).toFixed(1)} MiB/s`)
+
+    expect(from.id).toBe(pair.a.self)
+    const got = received as typeof value
+    expect(got.name).toBe('dataset')
+    expect(got.meta).toEqual({ rows: floats.length, n: 7n })
+    expect(Object.getPrototypeOf(got.parts[0])).toBe(Uint8Array.prototype) // never a Buffer
+    expect(Object.getPrototypeOf(got.parts[1])).toBe(Float64Array.prototype)
+    expect(got.parts[0]!.byteLength).toBe(bytes.byteLength)
+    expect(sha256(got.parts[0]!)).toBe(sha256(bytes))
+    expect(sha256(got.parts[1]!)).toBe(sha256(floats))
+  })
+
+  it('progress is monotonic and ends at 100%; a 1 KiB value sent mid-transfer arrives first', async () => {
+    const big = pattern(64 * MiB, 2)
+    const small = { note: 'x'.repeat(1024) }
+    const order: string[] = []
+    const bothArrived = new Promise<void>((resolve) => {
+      const off = pair.b.on('message', (value) => {
+        order.push(value instanceof Uint8Array ? `big ${sha256(value)}` : 'small')
+        if (order.length === 2) {
+          off()
+          resolve()
+        }
+      })
+    })
+    const progress: Array<[number, number]> = []
+    let smallSend: Promise<void> | undefined
+    const bigSend = pair.toB.send(big, {
+      onProgress: (sent, total) => {
+        progress.push([sent, total])
+        // Well inside the transfer: more than 4 MiB handed over, most of it still to go.
+        if (smallSend === undefined && sent > 4 * MiB) smallSend = pair.toB.send(small)
+      },
+    })
+    await bigSend
+    await bothArrived
+    expect(order).toEqual(['small', `big ${sha256(big)}`])
+    expect(smallSend).toBeDefined()
+
+    const total = progress[0]![1]
+    expect(total).toBeGreaterThan(64 * MiB) // the codec's header and framing
+    expect(progress.every(([, t]) => t === total)).toBe(true)
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]![0]).toBeGreaterThan(progress[i - 1]![0])
+    }
+    expect(progress.at(-1)).toEqual([total, total])
+    expect(progress.filter(([sent]) => sent === total)).toHaveLength(1)
+    expect(progress.length).toBeGreaterThan(100) // chunk by chunk, not all at once
+  })
+
+  it('an AbortSignal cancels mid-send: ERR_ABORTED, nothing delivered, no state left on either side', async () => {
+    const received: unknown[] = []
+    const off = pair.b.on('message', (value) => received.push(value))
+    const controller = new AbortController()
+    let sentAtAbort = 0
+    const send = pair.toB.send(pattern(48 * MiB, 3), {
+      signal: controller.signal,
+      onProgress: (sent) => {
+        if (sent > 8 * MiB && !controller.signal.aborted) {
+          sentAtAbort = sent
+          controller.abort()
+        }
+      },
+    })
+    const error = await rejection(send)
+    expect(isPeerjectError(error, 'ERR_ABORTED')).toBe(true)
+    expect(sentAtAbort).toBeGreaterThan(8 * MiB)
+    expect(pair.toB.wire.stats()).toEqual({ reassembling: 0, queuedFrames: 0, openStreams: 0 })
+
+    // The CANCEL went out before this value (control frames first, the channel is ordered), so
+    // once it arrives the receiver has dropped the partial message.
+    const after = nextMessage(pair.b, (value) => value === 'after the abort')
+    await pair.toB.send('after the abort')
+    await after
+    off()
+    expect(received).toEqual(['after the abort'])
+    expect(pair.toA.wire.stats()).toEqual({ reassembling: 0, queuedFrames: 0, openStreams: 0 })
+
+    // The session is healthy: a further large value goes through.
+    const next = nextMessage(pair.b, (value) => value instanceof Uint8Array)
+    const again = pattern(2 * MiB, 4)
+    await pair.toB.send(again)
+    expect(sha256((await next).value as Uint8Array)).toBe(sha256(again))
+  })
+
+  it('a signal aborted before the send starts rejects at once', async () => {
+    const error = await rejection(pair.toB.send('x', { signal: AbortSignal.abort() }))
+    expect(isPeerjectError(error, 'ERR_ABORTED')).toBe(true)
+  })
+})
+
+describe('coded rejections and errors', () => {
+  it('a function inside a value is ERR_UNSERIALIZABLE naming its path, and nothing is sent', async () => {
+    const error = await rejection(
+      pair.toB.send({ user: { name: 'ada', hooks: [1, () => 'no'] } }),
+    )
+    expect(isPeerjectError(error, 'ERR_UNSERIALIZABLE')).toBe(true)
+    expect((error as Error).message).toContain('value.user.hooks[1]')
+    expect((error as Error).message).toContain('room.expose')
+    expect(pair.toB.wire.stats().queuedFrames).toBe(0)
+  })
+
+  it('a value over the receiver’s maxMessageBytes is ERR_TOO_LARGE at once; the session lives', async () => {
+    const small = await nodePair(server.url, { b: { limits: { maxMessageBytes: MiB } } })
+    cleanup.push(() => small.leave())
+    const started = performance.now()
+    const error = await rejection(small.toB.send(new Uint8Array(2 * MiB)))
+    const elapsed = performance.now() - started
+    expect(isPeerjectError(error, 'ERR_TOO_LARGE')).toBe(true)
+    expect((error as Error).message).toMatch(/2 MiB.*maxMessageBytes \(1 MiB\)/)
+    expect(elapsed).toBeLessThan(500) // before a single byte of it went out
+    expect(small.toB.wire.stats().queuedFrames).toBe(0)
+
+    const fits = nextMessage(small.b)
+    await small.toB.send(new Uint8Array(MiB - 64))
+    expect(((await fits).value as Uint8Array).byteLength).toBe(MiB - 64)
+  })
+
+  it('sending to a peer that left is ERR_PEER_LEFT, also for a send in flight', async () => {
+    const leaving = await nodePair(server.url)
+    cleanup.push(() => leaving.leave())
+    const inFlight = leaving.toB.send(pattern(32 * MiB, 5), {
+      onProgress: (sent) => {
+        if (sent > 2 * MiB && leaving.b.peers.size > 0) leaving.b.leave()
+      },
+    })
+    const failure = await rejection(inFlight)
+    expect(isPeerjectError(failure, 'ERR_PEER_LEFT')).toBe(true)
+    if (leaving.a.peers.has(leaving.b.self)) await waitForLeave(leaving.a, leaving.b.self)
+    expect(leaving.toB.state).toBe('closed')
+    const error = await rejection(leaving.toB.send('anyone there?'))
+    expect(isPeerjectError(error, 'ERR_PEER_LEFT')).toBe(true)
+    expect((error as Error).message).toContain(leaving.b.self)
+  })
+
+  it('an instance of a class the receiver did not register: coded error event and a coded leave', async () => {
+    class Widget {
+      size = 3
+    }
+    const classes = new ClassRegistry()
+    classes.register(Widget, { name: 'test.Widget' })
+    const strict = await nodePair(server.url, { a: { classes } })
+    cleanup.push(() => strict.leave())
+    const errorEvent = new Promise<unknown>((resolve) => strict.b.once('error', resolve))
+    const leaveEvent = new Promise<unknown>((resolve) =>
+      strict.b.once('leave', (_peer, reason) => resolve(reason)),
+    )
+    await strict.toB.send({ widget: new Widget() })
+    const error = await errorEvent
+    expect(isPeerjectError(error, 'ERR_BAD_MESSAGE')).toBe(true)
+    expect((error as Error).message).toContain('test.Widget')
+    expect(isPeerjectError(await leaveEvent, 'ERR_BAD_MESSAGE')).toBe(true)
+    // The sender hears why (the ERROR frame carries the code).
+    if (strict.a.peers.has(strict.b.self)) await waitForLeave(strict.a, strict.b.self)
+    expect(strict.toB.state).toBe('closed')
+  })
+})
+
+describe('room-wide values', () => {
+  it('room.broadcast reaches every peer; room.messages() yields { value, from } and ends on leave', async () => {
+    const name = `broadcast-${crypto.randomUUID()}`
+    const rooms: Room[] = []
+    for (let i = 0; i < 3; i++) {
+      const room = await joinRoom({ signaling: server.url, room: name })
+      rooms.push(room)
+      cleanup.push(() => room.leave())
+    }
+    const [a, b, c] = rooms as [Room, Room, Room]
+    await Promise.all([
+      waitForPeers(a, [b.self, c.self]),
+      waitForPeers(b, [a.self, c.self]),
+      waitForPeers(c, [a.self, b.self]),
+    ])
+
+    const collect = async (room: Room, count: number) => {
+      const seen: Array<{ value: unknown; from: string }> = []
+      for await (const { value, from } of room.messages()) {
+        seen.push({ value, from: from.id })
+        if (seen.length === count) break
+      }
+      return seen
+    }
+    const atB = collect(b, 3)
+    const seenByC: unknown[] = []
+    let cHasThree!: () => void
+    const cThree = new Promise<void>((resolve) => (cHasThree = resolve))
+    const cDone = (async () => {
+      for await (const { value } of c.messages()) {
+        seenByC.push(value)
+        if (seenByC.length === 3) cHasThree()
+      }
+    })()
+
+    const blob = pattern(3 * MiB, 6)
+    await a.broadcast({ n: 1 })
+    await a.broadcast({ n: 2, blob })
+    await a.broadcast(new Map([['n', 3]]))
+
+    const seenByB = await atB
+    expect(seenByB.map((m) => m.from)).toEqual([a.self, a.self, a.self])
+    // Completion order: the small third value may overtake the 3 MiB second one.
+    const values = seenByB.map((m) => m.value)
+    expect(values).toContainEqual({ n: 1 })
+    expect(values).toContainEqual(new Map([['n', 3]]))
+    const withBlob = values.find((v) => (v as { n?: number }).n === 2) as { blob: Uint8Array }
+    expect(sha256(withBlob.blob)).toBe(sha256(blob))
+
+    // c received the same three, and its iterator finishes when it leaves the room.
+    await cThree
+    c.leave()
+    await cDone
+    expect(seenByC).toHaveLength(3)
+    expect(seenByC).toContainEqual({ n: 1 })
+  })
 })

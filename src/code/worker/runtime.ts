@@ -10,7 +10,8 @@
  * Protocol on `port` (one exchange per worker):
  *   main → `{ type: 'load', modules: [{ id, source }], entry, exports: MessagePort, capabilities?: MessagePort }`
  *          (`modules` lists dependencies before their dependents)
- *   worker → `{ type: 'ready', exports: string[] }` | `{ type: 'failed', stage: 'load' | 'setup', name, message }`
+ *   worker → `{ type: 'ready', exports: string[], types: string[] }` (export names and the `typeof`
+ *            of each, same order) | `{ type: 'failed', stage: 'load' | 'setup', name, message }`
  *
  * Before any code object is evaluated the runtime replaces every network global with a function that
  * throws (defence in depth and a clear message; the browser's guarantee is the CSP the worker
@@ -103,6 +104,7 @@ export const RUNTIME_SOURCE = String.raw`async (port, host) => {
       }
     }
     Comlink.expose(namespace, endpoint(exports))
-    port.postMessage({ type: 'ready', exports: Object.keys(namespace) })
+    const names = Object.keys(namespace)
+    port.postMessage({ type: 'ready', exports: names, types: names.map((name) => typeof namespace[name]) })
   }
 }`

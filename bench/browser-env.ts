@@ -1,0 +1,128 @@
+/**
+ * The Chromium↔Chromium environment: Debian's Chromium through playwright-core, two pages (own
+ * browser contexts) served by a Vite dev server from bench/pages with peerject loaded from src/.
+ * The Node side only orchestrates: every measured byte moves page to page over real WebRTC,
+ * introduced by the real signaling server.
+ */
+import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+
+import { chromium } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { createServer } from 'vite'
+import type { ViteDevServer } from 'vite'
+
+import { CHROMIUM_PATH } from '../test/helpers/chromium.js'
+import type { Env, SideHandle } from './env.js'
+import { pair } from './env.js'
+
+/** A running browser and page server. */
+export interface Browsers {
+  readonly version: string
+  /** Two connected pages as an {@link Env}; `pages` gives direct access for other figures. */
+  openEnv(signaling: string): Promise<Env & { readonly pages: readonly [Page, Page] }>
+  close(): Promise<void>
+}
+
+/** Starts the page server and Chromium. */
+export async function startBrowsers(): Promise<Browsers> {
+  const server = await startPageServer()
+  let browser: Browser
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-features=WebRtcHideLocalIpsWithMdns',
+        // Two pages measure against each other: neither may be throttled as a background tab.
+        '--disable-background-timer-throttling',
+        '--disable-renderer-backgrounding',
+        '--disable-backgrounding-occluded-windows',
+      ],
+    })
+  } catch (error) {
+    await server.server.close()
+    throw error
+  }
+  const openPage = async (): Promise<Page> => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    page.on('pageerror', (error) => console.error('[bench page error]', error.message))
+    await page.goto(`${server.url}index.html`)
+    await page.waitForFunction('window.benchReady === true', undefined, { timeout: 60_000 })
+    return page
+  }
+  return {
+    version: `Chromium ${browser.version()}`,
+    async openEnv(signaling) {
+      const room = `bench-${randomUUID()}`
+      const pages = [await openPage(), await openPage()] as const
+      try {
+        await Promise.all(
+          pages.map((page) =>
+            page.evaluate(
+              `window.bench.start(${JSON.stringify(signaling)}, ${JSON.stringify(room)})`,
+            ),
+          ),
+        )
+        const a = pageHandle(pages[0])
+        const b = pageHandle(pages[1])
+        const info = await pair(a, b)
+        return {
+          name: 'Chromium↔Chromium',
+          a,
+          b,
+          info,
+          pages,
+          async close() {
+            await Promise.all(pages.map((page) => page.context().close()))
+          },
+        }
+      } catch (error) {
+        await Promise.all(pages.map((page) => page.context().close()))
+        throw error
+      }
+    },
+    async close() {
+      await browser.close()
+      await server.server.close()
+    },
+  }
+}
+
+/** Calls `window.bench.side.<method>(...args)` in `page`. */
+function pageHandle(page: Page): SideHandle {
+  return {
+    call(method, ...args) {
+      const list = args.map((arg) => JSON.stringify(arg)).join(', ')
+      return page.evaluate(`window.bench.side.${method}(${list})`) as never
+    },
+  }
+}
+
+async function startPageServer(): Promise<{ url: string; server: ViteDevServer }> {
+  const server = await createServer({
+    configFile: false,
+    root: fileURLToPath(new URL('./pages', import.meta.url)),
+    // Its own cache: other tools' Vite servers on this checkout must not share optimized deps.
+    cacheDir: fileURLToPath(new URL('../node_modules/.vite-bench', import.meta.url)),
+    optimizeDeps: { include: ['peerjs'] },
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+    logLevel: 'error',
+    clearScreen: false,
+  })
+  await server.listen()
+  const address = server.httpServer?.address()
+  if (address === null || address === undefined || typeof address === 'string') {
+    await server.close()
+    throw new Error('the bench page server has no address')
+  }
+  return { url: `http://127.0.0.1:${address.port}/`, server }
+}

@@ -1,0 +1,467 @@
+/**
+ * One peer's half of every Node↔Node and Chromium↔Chromium measurement. The same class runs in
+ * Node (both halves in the bench process) and in each Chromium page (`bench/pages/main.ts` puts it
+ * on `window.bench`), so both environments measure exactly the same code paths.
+ *
+ * Each side holds two connections to the other side, both real WebRTC through the same signaling
+ * server: a peerject room, and a "raw" link — the same mesh connector, simple-peer and
+ * ChannelTransport (same `bufferedamountlow` flow control) with nothing above the transport. The
+ * raw link is the baseline for throughput; the wire's own spare channel {@link RAW_CHANNEL} is the
+ * baseline for round trips (same connection, same wire, bytes only).
+ *
+ * Times are `performance.timeOrigin + performance.now()`, comparable across the pages of one
+ * browser, so a receiver page can stamp the end of a transfer started in the sender page.
+ * Every method's arguments and results are plain JSON (they cross `page.evaluate`).
+ */
+import type { Connector } from '../src/connector.js'
+import type { PeerId } from '../src/ids.js'
+import type { Peer, Room } from '../src/index.js'
+import { createMeshConnector } from '../src/mesh.js'
+import type { Platform } from '../src/platform.js'
+import type { Transport } from '../src/transport/transport.js'
+
+/** Wire channel used for raw ping-pong (0–2 are peerject's; the room ignores the others). */
+export const RAW_CHANNEL = 9
+
+/** Now, on a clock shared by the pages of one browser (ms). */
+export function clock(): number {
+  return performance.timeOrigin + performance.now()
+}
+
+/** The object exposed as `bench` (same shape as bench/rpc.ts `benchTarget`). */
+const BENCH_TARGET = {
+  echo: (value: number): number => value,
+  step: (value: number) => ({ next: (add: number) => ({ done: () => value + add }) }),
+}
+type BenchTarget = typeof BENCH_TARGET
+
+/** What `connect` reports. */
+export interface SideInfo {
+  /** The negotiated wire frame size toward the other side (bytes). */
+  readonly chunkBytes: number
+  /** The raw link's maxMessageSize. */
+  readonly rawMaxMessageSize: number
+}
+
+/** Round-trip samples in ms. */
+export interface RoundTrips {
+  readonly raw: number[]
+  readonly rpc: number[]
+  readonly chain: number[]
+}
+
+/** Ping-pong latencies measured during a bulk transfer. */
+export interface LoadedLatency {
+  readonly samples: number[]
+  readonly bulkMs: number
+}
+
+interface Pending {
+  readonly promise: Promise<number>
+}
+
+/** How a side joins: the entry's `joinRoom` and the platform for the raw connector. */
+export interface SideOptions {
+  readonly joinRoom: (options: { signaling: string; room: string }) => Promise<Room>
+  readonly platform: Platform
+  readonly signaling: string
+  readonly room: string
+}
+
+/** One side of the benchmark connections. */
+export class BenchSide {
+  readonly room: Room
+  readonly #connector: Connector
+  readonly #rawLinks = new Map<PeerId, Promise<Transport>>()
+  readonly #rawWaiters = new Map<PeerId, (transport: Transport) => void>()
+  #rawHandler: (bytes: Uint8Array) => void = () => undefined
+  #peer: Peer | undefined
+  #raw: Transport | undefined
+  #pending: Pending | undefined
+  #payloads = new Map<number, Uint8Array>()
+  #offEcho: Array<() => void> = []
+  #pinger: ((seq: number) => Promise<void>) | undefined
+
+  private constructor(room: Room, connector: Connector) {
+    this.room = room
+    this.#connector = connector
+    connector.on('open', (peer, transport) => {
+      transport.listen({
+        message: (bytes) => this.#rawHandler(bytes),
+        close: () => undefined,
+      })
+      const waiter = this.#rawWaiters.get(peer)
+      if (waiter !== undefined) waiter(transport)
+      else this.#rawLinks.set(peer, Promise.resolve(transport))
+    })
+  }
+
+  /** Joins the peerject room and the raw room (`<room>-raw`). */
+  static async create(options: SideOptions): Promise<BenchSide> {
+    const room = await options.joinRoom({ signaling: options.signaling, room: options.room })
+    const connector = createMeshConnector({
+      signaling: options.signaling,
+      room: `${options.room}-raw`,
+      platform: options.platform,
+    })
+    const side = new BenchSide(room, connector)
+    await connector.start()
+    return side
+  }
+
+  /** Own ids: [peerject room, raw room]. */
+  ids(): [string, string] {
+    return [this.room.self, this.#connector.self]
+  }
+
+  /** Waits until both connections to the other side are open. */
+  async connect(peerId: string, rawId: string): Promise<SideInfo> {
+    this.#peer = await waitForPeer(this.room, peerId as PeerId)
+    await this.#peer.wire.ready
+    let link = this.#rawLinks.get(rawId as PeerId)
+    link ??= new Promise<Transport>((resolve) => this.#rawWaiters.set(rawId as PeerId, resolve))
+    this.#raw = await link
+    return { chunkBytes: this.#peer.wire.chunkBytes, rawMaxMessageSize: this.#raw.maxMessageSize }
+  }
+
+  /** Leaves both rooms. */
+  close(): void {
+    for (const off of this.#offEcho) off()
+    this.room.leave()
+    this.#connector.close()
+  }
+
+  // ─── throughput ─────────────────────────────────────────────────────────────────────────────
+
+  /** Receiver: resolves `result()` with the time the whole `total` bytes arrived. */
+  armBulk(mode: 'peerject' | 'raw', total: number): void {
+    this.#arm((done) => {
+      if (mode === 'raw') {
+        let received = 0
+        this.#rawHandler = (bytes) => {
+          received += bytes.byteLength
+          if (received >= total) {
+            this.#rawHandler = () => undefined
+            done(clock())
+          }
+        }
+        return
+      }
+      const off = this.room.on('message', (value) => {
+        const data = (value as { data?: unknown }).data
+        if (!(data instanceof Uint8Array) || data.byteLength !== total) return
+        off()
+        done(clock())
+      })
+    })
+  }
+
+  /** Sender: sends `total` bytes; resolves with the start time once everything is handed over. */
+  async sendBulk(mode: 'peerject' | 'raw', total: number, chunkBytes: number): Promise<number> {
+    const payload = this.#payload(total)
+    if (mode === 'peerject') {
+      const started = clock()
+      await this.#requirePeer().send({ data: payload })
+      return started
+    }
+    // Pre-chunked views of the same bytes: the raw side pays no framing and no copy.
+    const chunks: Uint8Array[] = []
+    for (let at = 0; at < total; at += chunkBytes) {
+      chunks.push(payload.subarray(at, Math.min(total, at + chunkBytes)))
+    }
+    const raw = this.#requireRaw()
+    const started = clock()
+    for (const chunk of chunks) await raw.send(chunk)
+    return started
+  }
+
+  /** Receiver: resolves `result()` when `count` messages arrived. */
+  armCount(mode: 'peerject' | 'raw', count: number): void {
+    this.#arm((done) => {
+      let received = 0
+      if (mode === 'raw') {
+        this.#rawHandler = () => {
+          if (++received === count) {
+            this.#rawHandler = () => undefined
+            done(clock())
+          }
+        }
+        return
+      }
+      const off = this.room.on('message', (value) => {
+        if (typeof (value as { seq?: unknown }).seq !== 'number') return
+        if (++received === count) {
+          off()
+          done(clock())
+        }
+      })
+    })
+  }
+
+  /**
+   * Sends `count` small messages of `size` bytes: peerject objects `{ seq, data }` without awaiting
+   * each send; raw byte messages awaiting each `transport.send` (its contract: one send waiting).
+   */
+  async sendSmall(mode: 'peerject' | 'raw', count: number, size: number): Promise<number> {
+    const data = new Uint8Array(size).fill(7)
+    if (mode === 'raw') {
+      const raw = this.#requireRaw()
+      const started = clock()
+      for (let i = 0; i < count; i++) await raw.send(data)
+      return started
+    }
+    const peer = this.#requirePeer()
+    const started = clock()
+    const sends: Array<Promise<void>> = []
+    for (let seq = 0; seq < count; seq++) sends.push(peer.send({ seq, data }))
+    await Promise.all(sends)
+    return started
+  }
+
+  /** The time stamped by the armed receiver. */
+  async result(): Promise<number> {
+    const pending = this.#pending
+    if (pending === undefined) throw new Error('nothing armed')
+    this.#pending = undefined
+    return pending.promise
+  }
+
+  // ─── round trips ────────────────────────────────────────────────────────────────────────────
+
+  /** Server: exposes `bench`, echoes raw wire pings and peerject `{ ping }` values. */
+  serve(): void {
+    const peer = this.#requirePeer()
+    this.room.expose('bench', BENCH_TARGET)
+    this.#offEcho.push(
+      peer.wire.on('message', (channel, bytes) => {
+        if (channel === RAW_CHANNEL) peer.wire.sendMessage(RAW_CHANNEL, bytes).catch(() => undefined)
+      }),
+      this.room.on('message', (value, from) => {
+        const ping = value as { ping?: unknown; pad?: unknown }
+        if (typeof ping.ping === 'number') {
+          from.send({ pong: ping.ping, pad: ping.pad }).catch(() => undefined)
+        }
+      }),
+    )
+  }
+
+  /**
+   * Client: `count` iterations of (raw wire ping-pong, `await api.echo(i)`,
+   * `await api.step(i).next(1).done()`), interleaved so drift hits all three alike.
+   */
+  async roundTrips(count: number): Promise<RoundTrips> {
+    const peer = this.#requirePeer()
+    const api = peer.resolve<BenchTarget>('bench')
+    const ping = this.#rawPinger(peer)
+    await api.echo(-1)
+    await api.step(-1).next(1).done()
+    await ping(0)
+    const result: RoundTrips = { raw: [], rpc: [], chain: [] }
+    for (let i = 0; i < count; i++) {
+      let t = performance.now()
+      await ping(i)
+      result.raw.push(performance.now() - t)
+      t = performance.now()
+      await api.echo(i)
+      result.rpc.push(performance.now() - t)
+      t = performance.now()
+      await api.step(i).next(1).done()
+      result.chain.push(performance.now() - t)
+    }
+    return result
+  }
+
+  /**
+   * Client: `total` echo calls kept `window` at a time in flight (ms for all), or the same number
+   * of raw wire pings.
+   */
+  async callBurst(mode: 'rpc' | 'raw', total: number, window: number): Promise<number> {
+    const peer = this.#requirePeer()
+    const api = peer.resolve<BenchTarget>('bench')
+    const ping = this.#rawPinger(peer)
+    const started = performance.now()
+    for (let sent = 0; sent < total; sent += window) {
+      const batch: Array<Promise<unknown>> = []
+      for (let i = sent; i < Math.min(total, sent + window); i++) {
+        batch.push(mode === 'rpc' ? api.echo(i) : ping(i))
+      }
+      await Promise.all(batch)
+    }
+    return performance.now() - started
+  }
+
+  /** Client: `count` sequential `{ ping, pad }` value round trips (ms each). */
+  async valuePings(count: number, padBytes: number): Promise<number[]> {
+    const pinger = this.#valuePinger(padBytes)
+    try {
+      const samples: number[] = []
+      for (let i = 0; i < count; i++) samples.push(await pinger.ping())
+      return samples
+    } finally {
+      pinger.stop()
+    }
+  }
+
+  /**
+   * Client: sends a `total`-byte value and, until its send resolves, keeps one `{ ping, pad }`
+   * value round trip going. The receiving side must be armed with `armBulk('peerject', total)`.
+   */
+  async pingsDuringBulk(total: number, padBytes: number): Promise<LoadedLatency> {
+    const pinger = this.#valuePinger(padBytes)
+    const samples: number[] = []
+    let sending = true
+    const started = performance.now()
+    const bulk = this.#requirePeer()
+      .send({ data: this.#payload(total) })
+      .finally(() => (sending = false))
+    try {
+      // The first ping goes out right behind the bulk message's first frames.
+      while (sending) samples.push(await pinger.ping())
+      await bulk
+      return { samples, bulkMs: performance.now() - started }
+    } finally {
+      pinger.stop()
+    }
+  }
+
+  // ─── byte streams ───────────────────────────────────────────────────────────────────────────
+
+  /** Receiver: reads the next `{ stream }` value's ReadableStream to its end (bytes counted). */
+  armStream(total: number): void {
+    this.#arm((done, fail) => {
+      const off = this.room.on('message', (value) => {
+        const stream = (value as { stream?: unknown }).stream
+        if (!(stream instanceof ReadableStream)) return
+        off()
+        void (async () => {
+          const reader = (stream as ReadableStream<Uint8Array>).getReader()
+          let received = 0
+          for (;;) {
+            const { value: chunk, done: ended } = await reader.read()
+            if (ended) break
+            received += chunk.byteLength
+          }
+          if (received !== total) throw new Error(`stream delivered ${received} of ${total} bytes`)
+          done(clock())
+        })().catch(fail)
+      })
+    })
+  }
+
+  /**
+   * Sender: `{ stream }` with a ReadableStream of `total` bytes in `chunkBytes` chunks. The chunks
+   * are views of one preallocated buffer, so memory figures measure what peerject holds, not the
+   * producer's garbage.
+   */
+  async sendStream(total: number, chunkBytes: number): Promise<number> {
+    const source = new Uint8Array(chunkBytes).fill(3)
+    let left = total
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (left <= 0) return controller.close()
+          const size = Math.min(left, chunkBytes)
+          left -= size
+          controller.enqueue(source.subarray(0, size))
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    const started = clock()
+    await this.#requirePeer().send({ stream })
+    return started
+  }
+
+  // ─── internals ──────────────────────────────────────────────────────────────────────────────
+
+  #arm(start: (done: (at: number) => void, fail: (error: unknown) => void) => void): void {
+    if (this.#pending !== undefined) throw new Error('already armed')
+    const promise = new Promise<number>((resolve, reject) => start(resolve, reject))
+    promise.catch(() => undefined)
+    this.#pending = { promise }
+  }
+
+  #payload(total: number): Uint8Array {
+    let payload = this.#payloads.get(total)
+    if (payload === undefined) {
+      payload = new Uint8Array(total)
+      for (let i = 0; i < total; i += 4096) payload[i] = i & 0xff
+      this.#payloads.set(total, payload)
+    }
+    return payload
+  }
+
+  /** Raw ping over the wire's spare channel: 8 bytes out, the same 8 bytes echoed back. */
+  #rawPinger(peer: Peer): (seq: number) => Promise<void> {
+    this.#pinger ??= this.#createRawPinger(peer)
+    return this.#pinger
+  }
+
+  #createRawPinger(peer: Peer): (seq: number) => Promise<void> {
+    const waiting = new Map<number, () => void>()
+    this.#offEcho.push(
+      peer.wire.on('message', (channel, bytes) => {
+        if (channel !== RAW_CHANNEL || bytes.byteLength !== 8) return
+        const seq = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0)
+        waiting.get(seq)?.()
+        waiting.delete(seq)
+      }),
+    )
+    return (seq) =>
+      new Promise<void>((resolve, reject) => {
+        const bytes = new Uint8Array(8)
+        new DataView(bytes.buffer).setFloat64(0, seq)
+        waiting.set(seq, resolve)
+        peer.wire.sendMessage(RAW_CHANNEL, bytes).catch(reject)
+      })
+  }
+
+  /** peerject value ping-pong: `{ ping, pad }` out, `{ pong, pad }` back. */
+  #valuePinger(padBytes: number): { ping(): Promise<number>; stop(): void } {
+    const peer = this.#requirePeer()
+    const pad = new Uint8Array(padBytes).fill(1)
+    let seq = 0
+    let waiter: { seq: number; resolve: () => void } | undefined
+    const off = this.room.on('message', (value) => {
+      const pong = (value as { pong?: unknown }).pong
+      if (waiter !== undefined && pong === waiter.seq) waiter.resolve()
+    })
+    return {
+      ping: async () => {
+        const current = seq++
+        const started = performance.now()
+        const back = new Promise<void>((resolve) => (waiter = { seq: current, resolve }))
+        await peer.send({ ping: current, pad })
+        await back
+        return performance.now() - started
+      },
+      stop: off,
+    }
+  }
+
+  #requirePeer(): Peer {
+    if (this.#peer === undefined || this.#peer.state !== 'open') {
+      throw new Error('the peerject connection is not open')
+    }
+    return this.#peer
+  }
+
+  #requireRaw(): Transport {
+    if (this.#raw === undefined || this.#raw.state !== 'open') {
+      throw new Error('the raw connection is not open')
+    }
+    return this.#raw
+  }
+}
+
+function waitForPeer(room: Room, id: PeerId): Promise<Peer> {
+  return new Promise((resolve) => {
+    const found = room.peers.get(id)
+    if (found !== undefined) return resolve(found)
+    const off = room.on('peer', (peer) => {
+      if (peer.id !== id) return
+      off()
+      resolve(peer)
+    })
+  })
+}

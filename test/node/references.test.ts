@@ -1,0 +1,630 @@
+/**
+ * Issue 4 (references) over real WebRTC: Node peers (node-datachannel) meet through the real
+ * signaling server on port 0, expose objects, resolve stubs and use them — calls, reads, writes,
+ * `new`, callbacks both ways, by-reference objects, three-party routing, pipelining, errors, the
+ * authorizer, peer leave, timeouts, quotas, release and hostile peers.
+ *
+ * Round trips are counted on the wire: `peer.wire.sendMessage` (the rpc session's `send`, looked up
+ * per message) is wrapped to log outgoing channel-1 messages, and `peer.wire.on('message')` logs
+ * incoming ones. This file is over ~400 lines on purpose: one room setup serves every scenario.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { joinRoom } from '../../src/node.js'
+import type { NodeJoinOptions } from '../../src/node.js'
+import {
+  ClassRegistry,
+  RpcTarget,
+  isStub,
+  markByReference,
+  release,
+  remove,
+  set,
+  withOptions,
+} from '../../src/index.js'
+import type { Peer, Room } from '../../src/index.js'
+import { Codec } from '../../src/codec/index.js'
+import { isPeerjectError, PeerjectError } from '../../src/errors.js'
+import type { SignalingServer } from '../../signaling/index.js'
+import { startSignaling } from '../helpers/signaling.js'
+import { waitForLeave, waitForPeers } from '../helpers/events.js'
+
+const RPC = 1
+let server: SignalingServer
+const rooms: Room[] = []
+
+beforeAll(async () => {
+  server = await startSignaling()
+})
+afterAll(async () => {
+  for (const room of rooms) room.leave()
+  await server.close()
+})
+
+/** Joins `count` peers into a fresh room (options per index) and waits for the full mesh. */
+async function group(
+  count: number,
+  options: (index: number) => Partial<NodeJoinOptions> = () => ({}),
+): Promise<Room[]> {
+  const name = `refs-${crypto.randomUUID()}`
+  const joined: Room[] = []
+  for (let i = 0; i < count; i++) {
+    const room = await joinRoom({ signaling: server.url, room: name, ...options(i) })
+    rooms.push(room)
+    joined.push(room)
+  }
+  // A connection failure (ERR_CONNECT) fails the test at once instead of timing it out.
+  const offs: Array<() => void> = []
+  const failed = new Promise<never>((_resolve, reject) => {
+    for (const room of joined) offs.push(room.on('error', reject))
+  })
+  try {
+    await Promise.race([
+      failed,
+      Promise.all(
+        joined.map((room) =>
+          waitForPeers(
+            room,
+            joined.filter((other) => other !== room).map((other) => other.self),
+          ),
+        ),
+      ),
+    ])
+  } finally {
+    for (const off of offs) off()
+  }
+  return joined
+}
+
+/** `from`'s view of `to`. */
+function link(from: Room, to: Room): Peer {
+  const peer = from.peers.get(to.self)
+  if (peer === undefined) throw new Error(`${from.self} is not connected to ${to.self}`)
+  return peer
+}
+
+/** The rejection of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
+function failure(promise: PromiseLike<unknown>): Promise<unknown> {
+  return Promise.resolve(promise).then(
+    () => {
+      throw new Error('expected a rejection')
+    },
+    (error: unknown) => error,
+  )
+}
+
+function code(error: unknown): string | undefined {
+  return isPeerjectError(error) ? error.code : undefined
+}
+
+/** A promise with its resolver, for gates the test opens. */
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((done) => (resolve = done))
+  return { promise, resolve }
+}
+
+class Point extends RpcTarget {
+  constructor(
+    public x: number,
+    public y: number,
+  ) {
+    super()
+  }
+  norm(): number {
+    return Math.hypot(this.x, this.y)
+  }
+}
+
+class Counter {
+  value = 0
+  onChange: ((value: number) => void) | undefined
+  readonly #listeners = new Set<(value: number) => void>()
+  add(n: number): number {
+    this.value += n
+    this.onChange?.(this.value)
+    for (const listener of this.#listeners) listener(this.value)
+    return this.value
+  }
+  subscribe(listener: (value: number) => void): () => void {
+    this.#listeners.add(listener)
+    return () => void this.#listeners.delete(listener)
+  }
+}
+
+interface Api {
+  items: string[]
+  extra?: string
+  title: string
+  _secret: string
+  Point: typeof Point
+  counter: Counter
+  echo(value: unknown): unknown
+  twice(callback: (n: number) => number, n: number): Promise<number>
+  makeTarget(): Point
+  makeMarked(): { hello(): string }
+  isOriginal(value: unknown): boolean
+}
+
+function makeApi(): { api: Api; target: Point } {
+  const target = new Point(3, 4)
+  const api: Api = {
+    items: ['a', 'b', 'c'],
+    extra: 'remove me',
+    title: 'board',
+    _secret: 'hidden',
+    Point,
+    counter: new Counter(),
+    echo: (value) => value,
+    twice: async (callback, n) => (await callback(n)) * 2,
+    makeTarget: () => target,
+    makeMarked: () => markByReference({ hello: () => 'marked' }),
+    isOriginal: (value) => value === target,
+  }
+  return { api, target }
+}
+
+describe('references between Node peers over real WebRTC', () => {
+  let a: Room
+  let b: Room
+  let c: Room
+  let bApi: Api
+
+  beforeAll(async () => {
+    ;[a, b, c] = (await group(3)) as [Room, Room, Room]
+    bApi = makeApi().api
+    b.expose('api', bApi)
+    b.expose('counter', bApi.counter)
+  })
+
+  it('expose / unexpose / list / resolve', async () => {
+    b.expose('temporary', { ping: () => 'pong' })
+    expect(b.exposed()).toEqual(['api', 'counter', 'temporary'])
+    expect(await link(a, b).list()).toEqual(['api', 'counter', 'temporary'])
+    const temporary = link(a, b).resolve<{ ping(): string }>('temporary')
+    expect(await temporary.ping()).toBe('pong')
+    b.unexpose('temporary')
+    expect(await link(a, b).list()).toEqual(['api', 'counter'])
+    // A stub resolved before unexpose keeps working; a new resolve does not find the name.
+    expect(await temporary.ping()).toBe('pong')
+    const gone = link(a, b).resolve<{ ping(): string }>('temporary')
+    expect(code(await failure(gone.ping()))).toBe('ERR_NOT_FOUND')
+    expect(await link(b, a).list()).toEqual([])
+  })
+
+  it('calls, reads, both kinds of writes, indexing, length, delete and new', async () => {
+    const api = link(a, b).resolve<Api>('api')
+    expect(await api.echo({ nested: [1, 2n, new Date(0)] })).toEqual({
+      nested: [1, 2n, new Date(0)],
+    })
+    expect(await api.title).toBe('board')
+    expect(await api.items[1]).toBe('b')
+    expect(await api.items.length).toBe(3)
+    // Fire-and-forget assignment; later operations on the same reference start after it.
+    ;(api as unknown as { title: string }).title = 'renamed'
+    expect(await api.title).toBe('renamed')
+    expect(bApi.title).toBe('renamed')
+    await set(api.title, 'again')
+    expect(bApi.title).toBe('again')
+    await set(api.items[3], 'd')
+    expect(await api.items.length).toBe(4)
+    expect(await remove(api.extra)).toBe(true)
+    expect('extra' in bApi).toBe(false)
+    bApi.extra = 'back'
+    delete (api as { extra?: unknown }).extra
+    expect(await api.extra).toBeUndefined()
+    const point = await new api.Point(6, 8)
+    expect(isStub(point)).toBe(true)
+    expect(await point.norm()).toBe(10)
+    expect(await point.x).toBe(6)
+  })
+
+  it('callbacks both ways, the onChange idiom and subscribe', async () => {
+    const api = link(a, b).resolve<Api>('api')
+    // A's callback called by B, whose result B doubles.
+    expect(await api.twice((n) => n + 1, 4)).toBe(10)
+    const counter = link(a, b).resolve<Counter>('counter')
+    const changed = deferred<number>()
+    counter.onChange = (value) => changed.resolve(value)
+    const subscribed: number[] = []
+    const unsubscribe = await counter.subscribe((value) => void subscribed.push(value))
+    expect(await counter.add(5)).toBe(5)
+    expect(await changed.promise).toBe(5)
+    expect(subscribed).toEqual([5])
+    // The owner calls the callback itself: it runs on A.
+    const direct = deferred<number>()
+    counter.onChange = (value) => direct.resolve(value)
+    await counter.value // barrier: the assignment ran on B
+    bApi.counter.onChange?.(42)
+    expect(await direct.promise).toBe(42)
+    await unsubscribe()
+    await counter.add(1)
+    expect(subscribed).toEqual([5])
+    // B calls back into A with a callback of its own, which A invokes.
+    a.expose('caller', {
+      run: async (callback: (n: number) => Promise<number>) => (await callback(20)) + 1,
+    })
+    const caller = link(b, a).resolve<{ run(cb: (n: number) => number): number }>('caller')
+    expect(await caller.run((n) => n * 3)).toBe(61)
+  })
+
+  it('by-reference objects; a stub going home arrives as the original', async () => {
+    const { api: ownApi, target } = makeApi()
+    b.expose('own', ownApi)
+    const api = link(a, b).resolve<Api>('own')
+    const point = await api.makeTarget()
+    expect(isStub(point)).toBe(true)
+    expect(await point.norm()).toBe(5)
+    await set(point.x, 6)
+    expect(target.x).toBe(6)
+    const marked = await api.makeMarked()
+    expect(await marked.hello()).toBe('marked')
+    expect(await api.isOriginal(point)).toBe(true)
+    expect(await api.isOriginal({ x: 6, y: 4 })).toBe(false)
+    b.unexpose('own')
+  })
+
+  it('three peers: a stub received from B handed to C is routed through the middle', async () => {
+    const counter = new Counter()
+    a.expose('counter', counter)
+    a.expose('check', { isMine: (value: unknown) => value === counter })
+    const aCounter = link(b, a).resolve<Counter>('counter')
+    const aCheck = link(b, a).resolve<{ isMine(value: unknown): boolean }>('check')
+    b.expose('middle', {
+      counter: () => aCounter,
+      check: (value: unknown) => aCheck.isMine(value),
+    })
+    const middle = link(c, b).resolve<{
+      counter(): Counter
+      check(value: unknown): boolean
+    }>('middle')
+    const routed = await middle.counter()
+    expect(isStub(routed)).toBe(true)
+    expect(await routed.add(7)).toBe(7)
+    expect(counter.value).toBe(7)
+    const seen = deferred<number>()
+    routed.onChange = (value) => seen.resolve(value)
+    await routed.value // barrier: the assignment went through B to A
+    counter.add(1)
+    expect(await seen.promise).toBe(8)
+    // C's stub goes back to B (as B's stub of A's object), and on to A as the original.
+    expect(await middle.check(routed)).toBe(true)
+    a.unexpose('counter')
+    a.unexpose('check')
+  })
+
+  it('pipelining: three dependent calls are sent back to back and cost one round trip', async () => {
+    b.expose('chain', {
+      user: (id: number) => ({ profile: () => ({ name: () => `user ${id}` }) }),
+    })
+    const toB = link(a, b)
+    const chain = toB.resolve<{ user(id: number): { profile(): { name(): string } } }>('chain')
+    await toB.list() // the resolve went out; the log starts clean
+    const codec = new Codec()
+    const sent: string[] = []
+    const received: string[] = []
+    const hooks = { export: () => null, import: () => null }
+    const tag = (bytes: Uint8Array): string => (codec.decode(bytes, hooks) as [string])[0]
+    const original = toB.wire.sendMessage.bind(toB.wire)
+    toB.wire.sendMessage = (channel, bytes, options) => {
+      if (channel === RPC) sent.push(`${received.length}:${tag(bytes)}`)
+      return original(channel, bytes, options)
+    }
+    const off = toB.wire.on('message', (channel, bytes) => {
+      if (channel === RPC) received.push(tag(bytes))
+    })
+    try {
+      expect(await chain.user(1).profile().name()).toBe('user 1')
+    } finally {
+      off()
+      toB.wire.sendMessage = original
+    }
+    // "n:tag": n is how many replies had arrived when the message was sent.
+    expect(sent.slice(0, 4)).toEqual(['0:call', '0:call', '0:call', '0:pull'])
+    expect(received).toEqual(['return'])
+  })
+
+  it('a leaving peer rejects pending calls with ERR_PEER_LEFT', async () => {
+    const [x, y] = (await group(2)) as [Room, Room]
+    const started = deferred()
+    y.expose('slow', {
+      never: () => {
+        started.resolve()
+        return new Promise(() => undefined)
+      },
+    })
+    const slow = link(x, y).resolve<{ never(): void }>('slow')
+    const pending = failure(slow.never())
+    await started.promise
+    const left = waitForLeave(x, y.self)
+    y.leave()
+    expect(code(await pending)).toBe('ERR_PEER_LEFT')
+    await left
+    expect(code(await failure(slow.never()))).toBe('ERR_PEER_LEFT')
+  })
+
+  it('per-call timeout and AbortSignal', async () => {
+    const held: Array<() => void> = []
+    b.expose('wait', { hold: () => new Promise<void>((resolve) => held.push(resolve)) })
+    const wait = link(a, b).resolve<{ hold(): void }>('wait')
+    const timedOut = await failure(withOptions(wait, { timeoutMs: 150 }).hold())
+    expect(code(timedOut)).toBe('ERR_TIMEOUT')
+    const controller = new AbortController()
+    const aborting = failure(withOptions(wait, { signal: controller.signal }).hold())
+    controller.abort(new Error('user gave up'))
+    const aborted = await aborting
+    expect(code(aborted)).toBe('ERR_ABORTED')
+    expect((aborted as PeerjectError).cause).toEqual(new Error('user gave up'))
+    expect(link(a, b).stats().rpc?.pendingCalls).toBe(0)
+    for (const resolve of held) resolve()
+  })
+})
+
+describe('references: defaults and authorization', () => {
+  it('the default authorizer denies `_` names; built-ins of Object/Function are unreachable', async () => {
+    const [x, y] = (await group(2)) as [Room, Room]
+    y.expose('api', makeApi().api)
+    const api = link(x, y).resolve<Api>('api')
+    expect(code(await failure(api._secret))).toBe('ERR_DENIED')
+    const loose = api as unknown as Record<string, Record<string, () => PromiseLike<unknown>>>
+    expect(code(await failure(loose.echo!.bind!()))).toBe('ERR_DENIED')
+    expect(code(await failure(loose.items!.hasOwnProperty!()))).toBe('ERR_DENIED')
+    expect(await api.echo('still fine')).toBe('still fine')
+  })
+
+  it('a custom async authorizer: denial only for that caller; forbidden names stay forbidden', async () => {
+    let blocked = ''
+    const seen: unknown[][] = []
+    const [owner, allowed, denied] = (await group(3, (i) =>
+      i === 0
+        ? {
+            authorize: async (peer, operation, path, origin) => {
+              seen.push([peer, operation, path, origin])
+              await Promise.resolve()
+              return peer !== blocked
+            },
+          }
+        : {},
+    )) as [Room, Room, Room]
+    blocked = denied.self
+    owner.expose('api', makeApi().api)
+    const mine = link(allowed, owner).resolve<Api>('api')
+    const theirs = link(denied, owner).resolve<Api>('api')
+    const [ok, refused] = await Promise.all([mine.echo(1), failure(theirs.echo(2))])
+    expect(ok).toBe(1)
+    expect(code(refused)).toBe('ERR_DENIED')
+    expect(await link(denied, owner).list()).toEqual([])
+    expect(await link(allowed, owner).list()).toEqual(['api'])
+    expect(seen).toContainEqual([allowed.self, 'call', ['api', 'echo'], 'name'])
+    // The custom authorizer replaces the `_` rule…
+    expect(await mine._secret).toBe('hidden')
+    // …but never opens these, whatever it returns.
+    const loose = mine as unknown as Record<string, PromiseLike<unknown>>
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      expect(code(await failure(loose[name]!))).toBe('ERR_DENIED')
+    }
+    const polluter = mine.items as unknown as Record<string, Record<string, PromiseLike<unknown>>>
+    expect(code(await failure(set(polluter.__proto__!.polluted!, 1)))).toBe('ERR_DENIED')
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    const point = await mine.makeTarget()
+    const pointLoose = point as unknown as Record<string, PromiseLike<unknown>>
+    expect(code(await failure(pointLoose.constructor!))).toBe('ERR_DENIED')
+  })
+})
+
+describe('references: errors', () => {
+  class AppError extends Error {
+    constructor(
+      message: string,
+      readonly status: number,
+      options?: ErrorOptions,
+    ) {
+      super(message, options)
+    }
+  }
+  Object.defineProperty(AppError.prototype, 'name', { value: 'AppError' })
+  const registry = (): ClassRegistry => {
+    const classes = new ClassRegistry()
+    classes.register(AppError)
+    return classes
+  }
+  const thrower = {
+    typeError() {
+      const error = new TypeError('bad input', { cause: new RangeError('too big') })
+      Object.assign(error, { detail: { field: 'x' } })
+      throw error
+    },
+    async appError() {
+      await Promise.resolve()
+      throw new AppError('teapot', 418, { cause: new Error('root cause') })
+    },
+    notAnError() {
+      throw 'just a string'
+    },
+  }
+  type Thrower = typeof thrower
+
+  it('remote throws keep class, message, cause chain and own properties; stacks only when asked', async () => {
+    const [x, quiet, loud] = (await group(3, (i) => ({
+      classes: registry(),
+      includeStacks: i === 2,
+    }))) as [Room, Room, Room]
+    quiet.expose('thrower', thrower)
+    loud.expose('thrower', thrower)
+    const fromQuiet = link(x, quiet).resolve<Thrower>('thrower')
+    const fromLoud = link(x, loud).resolve<Thrower>('thrower')
+
+    const typeError = (await failure(fromQuiet.typeError())) as TypeError & { detail: unknown }
+    expect(typeError).toBeInstanceOf(TypeError)
+    expect(typeError.message).toBe('bad input')
+    expect(typeError.detail).toEqual({ field: 'x' })
+    expect(typeError.cause).toBeInstanceOf(RangeError)
+    expect((typeError.cause as Error).message).toBe('too big')
+    expect(typeError.stack).toBe('TypeError: bad input')
+
+    const appError = (await failure(fromQuiet.appError())) as AppError
+    expect(appError).toBeInstanceOf(AppError)
+    expect(appError.name).toBe('AppError')
+    expect(appError.status).toBe(418)
+    expect((appError.cause as Error).message).toBe('root cause')
+
+    const notAnError = await failure(fromQuiet.notAnError())
+    expect(code(notAnError)).toBe('ERR_REMOTE')
+    expect((notAnError as PeerjectError).cause).toBe('just a string')
+
+    const withStack = (await failure(fromLoud.typeError())) as Error
+    expect(withStack).toBeInstanceOf(TypeError)
+    expect(withStack.stack).toContain('typeError')
+    expect(withStack.stack).toContain('references.test')
+  })
+})
+
+describe('references: lifetime and quotas', () => {
+  it('release, Symbol.dispose and `using` bring export counts back to zero', async () => {
+    const [x, y] = (await group(2)) as [Room, Room]
+    y.expose('factory', { make: (n: number) => new Point(n, n) })
+    const toY = link(x, y)
+    const factory = toY.resolve<{ make(n: number): Point }>('factory')
+    const first = await factory.make(1)
+    const second = await factory.make(2)
+    {
+      using third = await factory.make(3)
+      expect(await third.x).toBe(3)
+    }
+    await toY.list() // barrier: everything x sent before has arrived
+    expect(link(y, x).stats().rpc?.exports).toBe(3) // factory, first, second
+    expect(toY.stats().rpc?.imports).toBe(3)
+    release(first)
+    second[Symbol.dispose]()
+    expect(code(await failure(first.norm()))).toBe('ERR_CLOSED')
+    release(factory)
+    await toY.list()
+    expect(link(y, x).stats().rpc).toMatchObject({ exports: 0, imports: 0, inFlight: 0 })
+    expect(toY.stats().rpc).toMatchObject({ exports: 0, imports: 0, pendingCalls: 0 })
+  })
+
+  it('calls beyond maxCallsInFlight reject ERR_QUOTA; counts return to zero', async () => {
+    const [x, y] = (await group(2, (i) => (i === 1 ? { limits: { maxCallsInFlight: 2 } } : {}))) as [
+      Room,
+      Room,
+    ]
+    const gate = deferred<string>()
+    y.expose('wait', { hold: () => gate.promise })
+    const wait = link(x, y).resolve<{ hold(): string }>('wait')
+    const calls = [wait.hold(), wait.hold(), wait.hold()].map((call) => Promise.resolve(call))
+    const third = await failure(calls[2]!)
+    expect(code(third)).toBe('ERR_QUOTA')
+    expect(link(y, x).stats().rpc?.inFlight).toBe(2)
+    gate.resolve('done')
+    expect(await Promise.all(calls.slice(0, 2))).toEqual(['done', 'done'])
+    release(wait)
+    await link(x, y).list()
+    expect(link(y, x).stats().rpc).toMatchObject({ exports: 0, imports: 0, inFlight: 0 })
+  })
+})
+
+describe('references: a hostile peer over real WebRTC', () => {
+  /** Raw access to `from`'s rpc channel to `to`: send hand-built messages, read the replies. */
+  function rawChannel(from: Room, to: Room) {
+    const peer = link(from, to)
+    const codec = new Codec()
+    const replies = new Map<number, unknown[]>()
+    const waiting = new Map<number, (reply: unknown[]) => void>()
+    peer.wire.on('message', (channel, bytes) => {
+      if (channel !== RPC) return
+      const reply = codec.decode(bytes, { export: () => null, import: (_kind, data) => data })
+      const [, id] = reply as [string, number]
+      replies.set(id, reply as unknown[])
+      waiting.get(id)?.(reply as unknown[])
+    })
+    return {
+      send: (message: readonly unknown[], hooks?: Parameters<Codec['encode']>[1]) =>
+        peer.wire.sendMessage(RPC, codec.encode(message, hooks)),
+      sendBytes: (bytes: Uint8Array) => peer.wire.sendMessage(RPC, bytes),
+      reply: (id: number): Promise<unknown[]> => {
+        const known = replies.get(id)
+        if (known !== undefined) return Promise.resolve(known)
+        return new Promise((resolve) => waiting.set(id, resolve))
+      },
+    }
+  }
+  const replyCode = (reply: unknown[]): string | undefined =>
+    reply[0] === 'throw' ? code(reply[2]) : undefined
+
+  it('unknown ids, a call flood beyond quota and violations give coded errors; tables drain', async () => {
+    const [victim, hostile] = (await group(2, (i) =>
+      i === 0 ? { limits: { maxCallsInFlight: 3 } } : {},
+    )) as [Room, Room]
+    const gate = deferred<number>()
+    victim.expose('api', { hang: () => gate.promise, echo: (value: unknown) => value })
+    const errors: PeerjectError[] = []
+    victim.on('error', (error) => errors.push(error))
+    const raw = rawChannel(hostile, victim)
+    const victimStats = () => link(victim, hostile).stats().rpc
+
+    await raw.send(['get', 1, 999, ['x']])
+    expect(replyCode(await raw.reply(1))).toBe('ERR_NOT_FOUND')
+    await raw.send(['call', 2, 999, ['f'], []])
+    await raw.send(['pull', 2])
+    expect(replyCode(await raw.reply(2))).toBe('ERR_NOT_FOUND')
+
+    await raw.send(['resolve', 3, 'api'])
+    for (let id = 4; id <= 8; id++) await raw.send(['call', id, 3, ['hang'], []])
+    for (let id = 4; id <= 8; id++) await raw.send(['pull', id])
+    expect(replyCode(await raw.reply(7))).toBe('ERR_QUOTA')
+    expect(replyCode(await raw.reply(8))).toBe('ERR_QUOTA')
+    expect(victimStats()?.inFlight).toBe(3)
+    gate.resolve(5)
+    for (let id = 4; id <= 6; id++) expect(await raw.reply(id)).toEqual(['return', id, 5])
+    for (const id of [2, 3, 4, 5, 6, 7, 8]) await raw.send(['release', id, 1])
+    await raw.send(['list', 9])
+    expect(await raw.reply(9)).toEqual(['return', 9, ['api']])
+    expect(victimStats()).toMatchObject({ exports: 0, imports: 0, inFlight: 0, closed: false })
+    expect(errors).toEqual([])
+
+    // A repeated id is a violation: reported once, and this session alone closes.
+    const reported = new Promise<PeerjectError>((resolve) => victim.once('error', resolve))
+    await raw.send(['get', 9, 3, ['echo']])
+    expect(code(await reported)).toBe('ERR_BAD_MESSAGE')
+    expect(victimStats()).toMatchObject({ exports: 0, imports: 0, inFlight: 0, closed: true })
+  })
+
+  it('forged releases, forged references, malformed and undecodable messages close that session only', async () => {
+    const [victim, friend] = (await group(2)) as [Room, Room]
+    victim.expose('api', { echo: (value: unknown) => value })
+    const friendly = link(friend, victim).resolve<{ echo(value: unknown): unknown }>('api')
+    const forgedRef = { export: () => ['o', 999], import: () => undefined }
+    const cases: Array<[string, (raw: ReturnType<typeof rawChannel>) => Promise<void>]> = [
+      ['forged release', (raw) => raw.send(['release', -77, 1])],
+      ['over-release', async (raw) => {
+        await raw.send(['resolve', 1, 'api'])
+        await raw.send(['release', 1, 2])
+      }],
+      ['forged reference', async (raw) => {
+        await raw.send(['resolve', 1, 'api'])
+        await raw.send(['call', 2, 1, ['echo'], [() => undefined]], forgedRef)
+      }],
+      ['malformed message', (raw) => raw.send(['call', 'one', { not: 'a path' }])],
+      ['undecodable bytes', (raw) => raw.sendBytes(Uint8Array.of(0xc1, 0xc1, 0xc1))],
+    ]
+    for (const [name, attack] of cases) {
+      const hostile = await joinRoom({ signaling: server.url, room: victim.name })
+      rooms.push(hostile)
+      await Promise.all([waitForPeers(victim, [hostile.self]), waitForPeers(hostile, [victim.self])])
+      const reported = new Promise<PeerjectError>((resolve) => victim.once('error', resolve))
+      await attack(rawChannel(hostile, victim))
+      expect(code(await reported), name).toBe('ERR_BAD_MESSAGE')
+      expect(link(victim, hostile).stats().rpc, name).toMatchObject({
+        exports: 0,
+        imports: 0,
+        inFlight: 0,
+        pendingCalls: 0,
+        closed: true,
+      })
+      // The wire and every other peer's session stay up.
+      expect(await friendly.echo(name)).toBe(name)
+      const left = waitForLeave(victim, hostile.self)
+      hostile.leave()
+      await left
+    }
+  })
+})
