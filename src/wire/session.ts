@@ -320,10 +320,15 @@ export class WireSession extends Emitter<WireEvents> {
         await sent
       }
     } catch (error) {
+      // A local close shuts the session down before the transport, so a send that fails while
+      // the session is open means the channel went away underneath it: the peer left or the
+      // connection broke (ERR_PEER_LEFT, what pending sends and the room's `leave` report).
       this.#shutdown(
-        error instanceof PeerjectError
+        error instanceof PeerjectError && error.code !== 'ERR_CLOSED'
           ? error
-          : new PeerjectError('ERR_CLOSED', 'the transport failed', { cause: error }),
+          : new PeerjectError('ERR_PEER_LEFT', 'the connection to the peer broke', {
+              cause: error,
+            }),
       )
     } finally {
       this.#pumping = false

@@ -176,7 +176,8 @@ describe('code objects in Chromium', () => {
     expect(await evaluate(runnerPage, RUN, [publisher, pageModule, 'triple', [14]])).toBe(42)
 
     // A Node peer runs the page's module too.
-    const fromNode = await node.code.list().then(() => link(node, publisher))
+    await waitForPeers(node, [publisher])
+    const fromNode = link(node, publisher)
     const mod = await fromNode.code.run<{ triple(x: number): number }>(pageModule)
     try {
       expect(await mod.triple(5)).toBe(15)
@@ -188,7 +189,11 @@ describe('code objects in Chromium', () => {
 
   it('network attempts inside a code object never reach a local server', async () => {
     const room = `code-net-${crypto.randomUUID()}`
-    const node = await joinRoom({ signaling: server.url, room, code: { store: createMemoryStore() } })
+    const node = await joinRoom({
+      signaling: server.url,
+      room,
+      code: { store: createMemoryStore() },
+    })
     rooms.push(node)
     const probe = await node.code.publish(PROBE, { name: 'probe' })
     const page = await fixture.openPage()
@@ -235,8 +240,10 @@ describe('code objects in Chromium', () => {
       /sample\s+1\.0\.0\s+\d+ B\s+[0-9a-f]{8}…/,
     )
     await runSample.click()
-    const sampleResult = registry.locator(`[data-run-result][data-code-id="${sample}"]`)
-    await sampleResult.and(page.locator('[data-state="ok"]')).waitFor()
+    const sampleResult = registry.locator(
+      `[data-run-result][data-code-id="${sample}"][data-state="ok"]`,
+    )
+    await sampleResult.waitFor()
     expect(await sampleResult.textContent()).toBe(`run() → ${demoPeer.SAMPLE_RESULT}`)
 
     // Published after the page listed: Refresh shows them. `default` wins; load errors show coded.
@@ -267,10 +274,9 @@ describe('code objects in Chromium', () => {
     await status.waitFor()
     const published = (await status.getAttribute('data-code-id')) as string
     await page.locator(`[data-own-registry] [data-code-id="${published}"]`).waitFor()
+    await waitForPeers(node, [pageId])
     const fromNode = link(node, pageId)
-    expect((await fromNode.code.list()).find((m) => m.id === published)?.name).toBe(
-      'from-the-page',
-    )
+    expect((await fromNode.code.list()).find((m) => m.id === published)?.name).toBe('from-the-page')
     const mod = await fromNode.code.run<{ run(): string }>(published)
     try {
       expect(await mod.run()).toMatch(/^Hello from a page at \d{4}-/)

@@ -3,7 +3,8 @@
  * config imports the built package (`npm run build` first; `npm test` does), is built by Vite for
  * production, served, and joins a room with a Node peer over real WebRTC in Chromium.
  */
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -19,6 +20,12 @@ import { startSignaling } from '../helpers/signaling.js'
 import { waitForPeers } from '../helpers/events.js'
 
 const packageRoot = new URL('../..', import.meta.url).pathname
+/**
+ * Size budget of the browser entry as an app ships it: the initial chunk of an app that imports
+ * `joinRoom`, gzipped (measured 76 KiB on 2026-11-22: simple-peer's bundle is ~30 KiB of it).
+ * The PeerJS adapter (and peerjs itself) loads on demand in chunks of its own.
+ */
+const BUDGET_GZIP_BYTES = 90 * 1024
 let appDir: string
 let server: SignalingServer
 let browser: Browser
@@ -82,4 +89,12 @@ it('a zero-config Vite build of an app importing peerject connects to a Node pee
     'from node:42',
   )
   expect(errors).toEqual([])
+})
+
+it('the initial chunk of such an app stays within the size budget', async () => {
+  const assets = join(appDir, 'dist', 'assets')
+  const entry = (await readdir(assets)).find((name) => /^index-.*\.js$/.test(name))
+  expect(entry).toBeDefined()
+  const gzipped = gzipSync(await readFile(join(assets, entry as string))).byteLength
+  expect(gzipped).toBeLessThanOrEqual(BUDGET_GZIP_BYTES)
 })
