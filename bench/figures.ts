@@ -16,9 +16,9 @@ export const ISSUE = {
 } as const
 
 /** A figure: its declared rows (reported as failed if it throws) and how to measure it. */
-export interface Figure {
+export interface Figure<E = Env> {
   readonly rows: ReadonlyArray<{ readonly issue: string; readonly name: string; goal?: Goal }>
-  run(env: Env): Promise<Row[]>
+  run(env: E): Promise<Row[]>
 }
 
 /** Time of one transfer: arm the receiver, send, read the receiver's stamp. */
@@ -172,7 +172,7 @@ export function latencyFigure(label: string, total: number, reps: number): Figur
 }
 
 /** RPC round trip ÷ raw wire ping-pong, and a pipelined chain of 3 ÷ one call. */
-export function roundTripFigure(label: string, count: number): Figure {
+export function roundTripFigure(label: string, blocks: number, perBlock: number): Figure {
   const rpcName = `RPC round trip ÷ raw ping-pong, ${label}`
   const chainName = `pipelined chain of 3 calls ÷ one call, ${label}`
   const rpcGoal: Goal = { op: '≤', value: 1.1 }
@@ -183,7 +183,7 @@ export function roundTripFigure(label: string, count: number): Figure {
       { issue: ISSUE.refs, name: chainName, goal: chainGoal },
     ],
     async run(env) {
-      const trips = await env.a.call('roundTrips', count)
+      const trips = await env.a.call('roundTrips', blocks, perBlock)
       const raw = median(trips.raw)
       const rpc = median(trips.rpc)
       const chain = median(trips.chain)
@@ -199,8 +199,9 @@ export function roundTripFigure(label: string, count: number): Figure {
           note:
             `await remote.echo(i) (call + pull out, return back) vs 8 bytes sent with ` +
             `wire.sendMessage on spare wire channel 9 and echoed the same way (same connection, same ` +
-            `wire, bytes only); ${count} interleaved iterations, p95 rpc ${quantile(trips.rpc, 0.95).toFixed(2)} ms, ` +
-            `raw ${quantile(trips.raw, 0.95).toFixed(2)} ms.`,
+            `wire, bytes only). Medians of ${blocks} interleaved blocks of ${perBlock} sequential round ` +
+            `trips each (block mean per round trip; p95 of blocks: rpc ${quantile(trips.rpc, 0.95).toFixed(2)} ms, ` +
+            `raw ${quantile(trips.raw, 0.95).toFixed(2)} ms).`,
         },
         {
           issue: ISSUE.refs,
@@ -210,7 +211,7 @@ export function roundTripFigure(label: string, count: number): Figure {
           baseline: rpc,
           ratio: chain / rpc,
           goal: chainGoal,
-          note: `await api.step(i).next(1).done() vs await api.echo(i), same iterations.`,
+          note: `await api.step(i).next(1).done() vs await api.echo(i), in the same interleaved blocks.`,
         },
       ]
     },

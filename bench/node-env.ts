@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 
 import { joinRoom } from '../src/node.js'
+import type { PeerJsServerOptions, Room } from '../src/node.js'
 import type { Platform, WebRtcImplementation } from '../src/platform.js'
 import type { Env } from './env.js'
 import { localHandle, pair } from './env.js'
@@ -43,11 +44,18 @@ export async function nodePlatform(): Promise<Platform> {
   }
 }
 
-/** Two Node sides in one room. */
-export async function startNodeEnv(signaling: string): Promise<Env> {
+/**
+ * Two Node sides in one room: through the signaling server, or, with `peerjs`, through a
+ * PeerServer and the PeerJS adapter (the raw link still goes through the signaling server).
+ */
+export async function startNodeEnv(signaling: string, peerjs?: PeerJsServerOptions): Promise<Env> {
   const platform = await nodePlatform()
   const room = `bench-${randomUUID()}`
-  const options = { joinRoom, platform, signaling, room }
+  const join =
+    peerjs === undefined
+      ? joinRoom
+      : (options: { room: string }): Promise<Room> => joinRoom({ room: options.room, peerjs })
+  const options = { joinRoom: join, platform, signaling, room }
   const sideA = await BenchSide.create(options)
   const sideB = await BenchSide.create(options).catch((error: unknown) => {
     sideA.close()
@@ -58,7 +66,7 @@ export async function startNodeEnv(signaling: string): Promise<Env> {
   try {
     const info = await pair(a, b)
     return {
-      name: 'Node↔Node',
+      name: peerjs === undefined ? 'Node↔Node' : 'Node↔Node over the PeerJS adapter',
       a,
       b,
       info,

@@ -167,7 +167,7 @@ export class BenchSide {
     // Pre-chunked views of the same bytes: the raw side pays no framing and no copy.
     const chunks: Uint8Array[] = []
     for (let at = 0; at < total; at += chunkBytes) {
-      chunks.push(payload.subarray(at, Math.min(total, at + chunkBytes)))
+      chunks.push(payload.slice(at, Math.min(total, at + chunkBytes)))
     }
     const raw = this.#requireRaw()
     const started = clock()
@@ -246,27 +246,30 @@ export class BenchSide {
   }
 
   /**
-   * Client: `count` iterations of (raw wire ping-pong, `await api.echo(i)`,
-   * `await api.step(i).next(1).done()`), interleaved so drift hits all three alike.
+   * Client: `blocks` rounds of (`perBlock` raw wire ping-pongs, `perBlock` × `await api.echo(i)`,
+   * `perBlock` × `await api.step(i).next(1).done()`), each sequential; returns the mean ms per
+   * round trip of every block. Blocks interleave the three so drift hits all alike, and timing a
+   * block (not one call) keeps browsers' coarse timers (0.1 ms) out of the figure.
    */
-  async roundTrips(count: number): Promise<RoundTrips> {
+  async roundTrips(blocks: number, perBlock: number): Promise<RoundTrips> {
     const peer = this.#requirePeer()
     const api = peer.resolve<BenchTarget>('bench')
     const ping = this.#rawPinger(peer)
-    await api.echo(-1)
-    await api.step(-1).next(1).done()
-    await ping(0)
-    const result: RoundTrips = { raw: [], rpc: [], chain: [] }
-    for (let i = 0; i < count; i++) {
-      let t = performance.now()
+    for (let i = 0; i < perBlock; i++) {
       await ping(i)
-      result.raw.push(performance.now() - t)
-      t = performance.now()
       await api.echo(i)
-      result.rpc.push(performance.now() - t)
-      t = performance.now()
       await api.step(i).next(1).done()
-      result.chain.push(performance.now() - t)
+    }
+    const result: RoundTrips = { raw: [], rpc: [], chain: [] }
+    const block = async (run: (i: number) => Promise<unknown>): Promise<number> => {
+      const started = performance.now()
+      for (let i = 0; i < perBlock; i++) await run(i)
+      return (performance.now() - started) / perBlock
+    }
+    for (let b = 0; b < blocks; b++) {
+      result.raw.push(await block((i) => ping(i)))
+      result.rpc.push(await block((i) => api.echo(i)))
+      result.chain.push(await block((i) => api.step(i).next(1).done()))
     }
     return result
   }

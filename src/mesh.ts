@@ -15,6 +15,7 @@ import type { Platform } from './platform.js'
 import { SignalingClient } from './signaling/client.js'
 import { connectSimplePeer } from './transport/simple-peer.js'
 import type { SimplePeerConnection } from './transport/simple-peer.js'
+import type { Transport } from './transport/transport.js'
 
 /** Options for {@link createMeshConnector}. */
 export interface MeshOptions {
@@ -26,9 +27,42 @@ export interface MeshOptions {
   readonly connectTimeoutMs?: number
 }
 
+/** Default time for a peer's connection to open, all attempts included. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000
+
+/** Attempts per peer before a connection that keeps failing early is given up. */
+const MAX_ATTEMPTS = 3
+
+/**
+ * Signaling payload between two meshes: one attempt's simple-peer data, or (from the answering
+ * side) a request to start a new attempt. `gen` numbers the attempts of one pair; only the offering
+ * side starts a new one, so both sides always agree on the current attempt.
+ */
+type MeshSignal =
+  { readonly gen: number; readonly data: unknown } | { readonly gen: number; readonly retry: true }
+
+function parseMeshSignal(value: unknown): MeshSignal | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { gen } = value as { gen?: unknown }
+  if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 1) return undefined
+  if ((value as { retry?: unknown }).retry === true) return { gen, retry: true }
+  return 'data' in value ? { gen, data: (value as { data: unknown }).data } : undefined
+}
+
+/** One pair's connection state on this side. */
+interface Link {
+  gen: number
+  attempts: number
+  connection: SimplePeerConnection | undefined
+  readonly initiator: boolean
+  readonly deadline: ReturnType<typeof setTimeout>
+}
+
 class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   readonly #options: MeshOptions
-  readonly #connections = new Map<PeerId, SimplePeerConnection>()
+  readonly #links = new Map<PeerId, Link>()
+  /** Open transports, so a peer that signaling reports gone is closed at once. */
+  readonly #open = new Map<PeerId, Transport>()
   #client: SignalingClient | undefined
   #self: PeerId | undefined
   #closed = false
@@ -57,78 +91,147 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
     }
     this.#client = client
     this.#self = client.self
-    client.on('peer-joined', (peer) => this.#connect(peer))
+    client.on('peer-joined', (peer) => this.#link(peer))
     client.on('peer-left', (peer) => this.#drop(peer))
-    client.on('signal', (from, data) => {
-      // An offer can only come from a peer that sorts first; create its connection on demand.
-      const connection = this.#connections.get(from) ?? this.#connect(from)
-      connection?.signal(data)
-    })
+    client.on('signal', (from, data) => this.#onSignal(from, data))
     client.on('error', (error) => this.emit('error', error))
     client.on('close', (reason) => {
       if (reason !== undefined) this.emit('error', reason)
     })
-    for (const peer of peers) this.#connect(peer)
+    for (const peer of peers) this.#link(peer)
     return client.self
   }
 
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const connection of this.#connections.values()) connection.destroy()
-    this.#connections.clear()
+    for (const link of this.#links.values()) {
+      clearTimeout(link.deadline)
+      link.connection?.destroy()
+    }
+    this.#links.clear()
+    for (const transport of this.#open.values()) transport.close()
+    this.#open.clear()
     this.#client?.close()
   }
 
-  #connect(peer: PeerId): SimplePeerConnection | undefined {
+  /** Starts tracking `peer`: the offering side opens attempt 1 at once, the other waits for it. */
+  #link(peer: PeerId): Link | undefined {
     if (this.#closed || this.#self === undefined || peer === this.#self) return undefined
-    const existing = this.#connections.get(peer)
+    const existing = this.#links.get(peer)
     if (existing !== undefined) return existing
-    const client = this.#client
-    const connection = connectSimplePeer({
+    const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    const link: Link = {
+      gen: 0,
+      attempts: 0,
+      connection: undefined,
       initiator: this.#self < peer,
+      deadline: setTimeout(() => {
+        this.#fail(
+          peer,
+          link,
+          new PeerjectError('ERR_CONNECT', `no connection to peer ${peer} within ${timeoutMs} ms`),
+        )
+      }, timeoutMs),
+    }
+    this.#links.set(peer, link)
+    if (link.initiator) this.#attempt(peer, link, 1)
+    return link
+  }
+
+  #onSignal(from: PeerId, payload: unknown): void {
+    const signal = parseMeshSignal(payload)
+    if (signal === undefined) return
+    const link = this.#links.get(from) ?? this.#link(from)
+    if (link === undefined) return
+    if ('retry' in signal) {
+      if (link.initiator && signal.gen === link.gen) this.#retry(from, link)
+      return
+    }
+    if (signal.gen < link.gen) return // a late message of an earlier attempt
+    if (signal.gen > link.gen) {
+      if (link.initiator) return // only this side starts attempts
+      link.connection?.destroy()
+      this.#attempt(from, link, signal.gen)
+    }
+    link.connection?.signal(signal.data)
+  }
+
+  #attempt(peer: PeerId, link: Link, gen: number): void {
+    const client = this.#client
+    link.gen = gen
+    link.attempts++
+    const connection = connectSimplePeer({
+      initiator: link.initiator,
       platform: this.#options.platform,
       ...(this.#options.rtcConfig === undefined ? {} : { rtcConfig: this.#options.rtcConfig }),
-      ...(this.#options.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: this.#options.connectTimeoutMs }),
-      onSignal: (data) => client?.signal(peer, data),
+      // The link's deadline bounds the whole connection; this bounds a stuck attempt.
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      onSignal: (data) => client?.signal(peer, { gen, data } satisfies MeshSignal),
     })
-    this.#connections.set(peer, connection)
+    link.connection = connection
     connection.transport.then(
       (transport) => {
-        if (this.#connections.get(peer) !== connection) {
+        if (this.#links.get(peer) !== link || link.connection !== connection) {
           transport.close()
           return
         }
+        clearTimeout(link.deadline)
+        this.#links.delete(peer)
+        this.#open.set(peer, transport)
         this.emit('open', peer, transport)
       },
       (error: unknown) => {
-        if (this.#connections.get(peer) !== connection) return
-        this.#connections.delete(peer)
+        if (this.#links.get(peer) !== link || link.connection !== connection) return
+        link.connection = undefined
         const reason =
           error instanceof PeerjectError
             ? error
             : new PeerjectError('ERR_CONNECT', 'connection failed', { cause: error })
-        this.emit(
-          'failed',
-          peer,
-          reason.code === 'ERR_CONNECT'
-            ? reason
-            : new PeerjectError('ERR_CONNECT', `could not connect to peer ${peer}`, {
-                cause: reason,
-              }),
-        )
+        if (link.attempts >= MAX_ATTEMPTS) {
+          this.#fail(peer, link, reason)
+          return
+        }
+        // An attempt that failed early (some WebRTC stacks occasionally lose a race while
+        // setting up ICE) is retried within the deadline: the offering side starts the next one,
+        // the answering side asks it to.
+        if (link.initiator) this.#retry(peer, link)
+        else client?.signal(peer, { gen: link.gen, retry: true } satisfies MeshSignal)
       },
     )
-    return connection
+  }
+
+  #retry(peer: PeerId, link: Link): void {
+    if (link.attempts >= MAX_ATTEMPTS) return
+    link.connection?.destroy()
+    this.#attempt(peer, link, link.gen + 1)
+  }
+
+  #fail(peer: PeerId, link: Link, reason: PeerjectError): void {
+    if (this.#links.get(peer) !== link) return
+    this.#links.delete(peer)
+    clearTimeout(link.deadline)
+    link.connection?.destroy()
+    this.emit(
+      'failed',
+      peer,
+      reason.code === 'ERR_CONNECT'
+        ? reason
+        : new PeerjectError('ERR_CONNECT', `could not connect to peer ${peer}`, { cause: reason }),
+    )
   }
 
   #drop(peer: PeerId): void {
-    const connection = this.#connections.get(peer)
-    if (connection === undefined) return
-    this.#connections.delete(peer)
-    connection.destroy(new PeerjectError('ERR_PEER_LEFT', `peer ${peer} left the room`))
+    const link = this.#links.get(peer)
+    if (link === undefined) {
+      const transport = this.#open.get(peer)
+      this.#open.delete(peer)
+      transport?.close(new PeerjectError('ERR_PEER_LEFT', `peer ${peer} left the room`))
+      return
+    }
+    this.#links.delete(peer)
+    clearTimeout(link.deadline)
+    link.connection?.destroy()
   }
 }
 

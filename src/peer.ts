@@ -10,7 +10,7 @@ import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
 import type { Remote, RpcSession, RpcStats } from './rpc/index.js'
 import { isAsyncIterable, iterableToStream, pumpStream } from './streams.js'
-import type { SendOptions, WireSession } from './wire/index.js'
+import type { OutgoingStream, SendOptions, WireSession } from './wire/index.js'
 
 /** Wire channel numbers of the features. */
 export const CHANNEL = { values: 0, rpc: 1, code: 2 } as const
@@ -137,7 +137,7 @@ export class Peer {
     if (options.signal?.aborted === true) {
       throw new PeerjectError('ERR_ABORTED', 'the send was aborted before it started')
     }
-    const pumps: Array<() => Promise<void>> = []
+    const streams: Array<{ source: object; out: OutgoingStream }> = []
     const hooks: ExternalHooks = {
       export: (kind, exported, path) => {
         if (kind !== 'stream') {
@@ -147,13 +147,12 @@ export class Peer {
           )
         }
         const out = this.wire.openStream(CHANNEL.values)
-        pumps.push(() => pumpStream(exported as ReadableStream<Uint8Array>, out, options.signal))
+        streams.push({ source: exported, out })
         return out.id
       },
       import: () => undefined,
     }
     const root = isAsyncIterable(value) ? iterableToStream(value) : value
-    const bytes = this.#codec.encode(root, hooks)
     // Values keep no order among themselves: each is delivered when its last byte arrives, so a
     // small value is never stuck behind a large one (docs/protocol.md, "Order").
     const wireOptions: SendOptions = {
@@ -161,8 +160,31 @@ export class Peer {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     }
-    await this.wire.sendMessage(CHANNEL.values, bytes, wireOptions)
-    await Promise.all(pumps.map((pump) => pump()))
+    try {
+      const bytes = this.#codec.encode(root, hooks)
+      await this.wire.sendMessage(CHANNEL.values, bytes, wireOptions)
+    } catch (error) {
+      // The streams opened for this value never start: end them and release their sources.
+      const reason = asPeerjectError(error)
+      for (const { source, out } of streams) {
+        out.abort(reason)
+        if (source instanceof ReadableStream && !source.locked) {
+          source.cancel(reason).catch(() => undefined)
+        }
+      }
+      throw error
+    }
+    const pumping = streams.map(({ source, out }) =>
+      pumpStream(source as ReadableStream<Uint8Array> | AsyncIterable<unknown>, out, options.signal),
+    )
+    try {
+      await Promise.all(pumping)
+    } catch (error) {
+      // One stream failed: the value is incomplete, so stop the others too.
+      for (const { out } of streams) out.abort(asPeerjectError(error))
+      await Promise.allSettled(pumping)
+      throw error
+    }
   }
 
   /** @internal Decodes one value message from this peer. */
@@ -188,4 +210,10 @@ export class Peer {
       cause: this.#closed,
     })
   }
+}
+
+function asPeerjectError(error: unknown): PeerjectError {
+  return error instanceof PeerjectError
+    ? error
+    : new PeerjectError('ERR_ABORTED', 'the send failed', { cause: error })
 }

@@ -41,24 +41,41 @@ export function iterableToStream(iterable: AsyncIterable<unknown>): ReadableStre
 }
 
 /**
- * Copies `stream` into `out` until it ends, honouring the receiver's credit (each `write` waits).
- * Resolves when the last byte is handed over; on any failure aborts `out` and rejects.
+ * Copies `source` (a byte stream, or an async iterable of Uint8Array) into `out` until it ends,
+ * honouring the receiver's credit (each `write` waits). Resolves when the last byte is handed
+ * over. Rejects, after aborting `out` and cancelling `source`, when the source fails, `signal`
+ * aborts (ERR_ABORTED), or the stream ends on the wire first: the reader cancelled it
+ * (ERR_ABORTED) or the session closed. That also holds while the source is slow to produce.
  */
 export async function pumpStream(
-  stream: ReadableStream<Uint8Array>,
+  source: ReadableStream<Uint8Array> | AsyncIterable<unknown>,
   out: OutgoingStream,
   signal?: AbortSignal,
 ): Promise<void> {
+  const stream = source instanceof ReadableStream ? source : iterableToStream(source)
   const reader = stream.getReader()
+  const onAbort = (): void => out.abort(new PeerjectError('ERR_ABORTED', 'the send was aborted'))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  // Set when the stream is over on the wire (cancelled by the reader, aborted, session closed)
+  // before the source is: a reason to stop, also while a read from the source is pending, which
+  // the cancel wakes. (Not Promise.race against `finished`: every race would leave a reaction on
+  // that long-lived promise, keeping each chunk read alive until the stream ends.)
+  let over: PeerjectError | undefined
+  void out.finished.then((reason) => {
+    if (reason === undefined) return
+    over = reason
+    reader.cancel(reason).catch(() => undefined)
+  })
   try {
     for (;;) {
       if (signal?.aborted === true) throw new PeerjectError('ERR_ABORTED', 'the send was aborted')
-      const { value, done } = await reader.read()
-      if (done) break
-      if (!(value instanceof Uint8Array)) {
+      const next = await reader.read()
+      if (over !== undefined) throw over
+      if (next.done) break
+      if (!(next.value instanceof Uint8Array)) {
         throw new PeerjectError('ERR_UNSERIALIZABLE', 'byte streams carry Uint8Array chunks only')
       }
-      await out.write(value, signal === undefined ? undefined : { signal })
+      await out.write(next.value)
     }
     await out.end()
   } catch (error) {
@@ -70,6 +87,7 @@ export async function pumpStream(
     await reader.cancel(reason).catch(() => undefined)
     throw reason
   } finally {
+    signal?.removeEventListener('abort', onAbort)
     reader.releaseLock()
   }
 }

@@ -5,8 +5,9 @@
  *
  * Contract for proxies: the rpc layer's stubs are functions (`typeof` is 'function') that answer
  * the {@link BY_REFERENCE} symbol locally. `classify` never calls a value, never enumerates it and
- * reads only `typeof`, that one symbol (a plain property read) and prototypes (identity checks),
- * so classifying a stub can never start a remote call.
+ * reads only `typeof`, that one symbol and `Symbol.asyncIterator` of non-function objects (plain
+ * property reads) and prototypes (identity checks), so classifying a stub can never start a
+ * remote call.
  */
 import type { ClassRegistry } from './class-registry.js'
 
@@ -22,8 +23,8 @@ export const BY_REFERENCE: unique symbol = Symbol.for('peerject.reference')
  * - 'primitive': null, undefined, boolean, number, bigint, string;
  * - 'object', 'array', 'map', 'set', 'date', 'regexp', 'error', 'binary' (typed array, DataView,
  *   ArrayBuffer), 'instance' (of a registered class): by value;
- * - 'function', 'reference' (marked by-reference), 'stream' (ReadableStream): through the
- *   external hooks (the rpc layer or the stream feature);
+ * - 'function', 'reference' (marked by-reference), 'stream' (ReadableStream, or an async iterable
+ *   that is not a plain object): through the external hooks (the rpc layer or the stream feature);
  * - 'refused': cannot cross (symbol, WeakMap, Promise, unregistered class instance, …).
  */
 export type Classification =
@@ -99,6 +100,10 @@ export function classifyObject(
   if (registered !== undefined) return registered.isError ? 'error' : 'instance'
   if (object instanceof Error) return 'error'
   if (typeof ReadableStream === 'function' && object instanceof ReadableStream) return 'stream'
+  // Async iterables that are not plain data (async generators, Node readables) are byte streams.
+  if (typeof (object as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') {
+    return 'stream'
+  }
   return 'refused'
 }
 

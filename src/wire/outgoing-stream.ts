@@ -30,6 +30,11 @@ export interface OutgoingStream {
   end(): Promise<void>
   /** Aborts the stream: queued writes reject, the reader's stream errors with `reason`. */
   abort(reason?: PeerjectError): void
+  /**
+   * Settles once the stream is over on this side: `undefined` after STREAM_END was handed over,
+   * else why it failed (aborted, cancelled by the reader, session closed). Never rejects.
+   */
+  readonly finished: Promise<PeerjectError | undefined>
 }
 
 /** What a stream needs from its session. */
@@ -55,6 +60,8 @@ export class OutgoingStreamSource implements OutgoingStream, BulkSource {
   readonly id: number
   readonly channel: number
   scheduled = false
+  readonly finished: Promise<PeerjectError | undefined>
+  readonly #settleFinished: (reason: PeerjectError | undefined) => void
   readonly #host: StreamHost
   readonly #queue = new Fifo<Pending>()
   #credit: number | undefined
@@ -65,6 +72,9 @@ export class OutgoingStreamSource implements OutgoingStream, BulkSource {
     this.id = id
     this.channel = channel
     this.#host = host
+    let settle!: (reason: PeerjectError | undefined) => void
+    this.finished = new Promise((resolve) => (settle = resolve))
+    this.#settleFinished = settle
   }
 
   /** Bytes the reader currently lets us send (the window before the first frame). */
@@ -160,6 +170,7 @@ export class OutgoingStreamSource implements OutgoingStream, BulkSource {
       this.#state = 'done'
       this.#host.deactivate(this)
       this.#host.finished(this)
+      this.#settleFinished(undefined)
       head.resolve()
       return
     }
@@ -183,6 +194,7 @@ export class OutgoingStreamSource implements OutgoingStream, BulkSource {
     this.#state = 'done'
     this.#host.deactivate(this)
     this.#host.finished(this)
+    this.#settleFinished(error)
     for (const pending of this.#queue.drain()) pending.reject(error)
   }
 }

@@ -243,9 +243,17 @@ export class WireSession extends Emitter<WireEvents> {
           .get(frame.streamId)
           ?.cancelled(remoteError(frame, `the reader refused stream ${frame.streamId}`))
         break
-      case FRAME_KIND.ERROR:
-        this.#shutdown(remoteError(frame, 'the peer closed the session'))
+      case FRAME_KIND.ERROR: {
+        const reason = remoteError(frame, 'the peer closed the session')
+        // ERR_CLOSED is the peer closing its own side on purpose (it left the room): from here,
+        // the peer left.
+        this.#shutdown(
+          reason.code === 'ERR_CLOSED'
+            ? new PeerjectError('ERR_PEER_LEFT', 'the peer closed the session', { cause: reason })
+            : reason,
+        )
         return
+      }
       case FRAME_KIND.HELLO:
         throw new PeerjectError('ERR_BAD_MESSAGE', 'the peer sent a second HELLO')
     }

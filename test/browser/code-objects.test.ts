@@ -51,6 +51,9 @@ beforeAll(async () => {
   trap = { server: http, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`, hits: 0 }
   demo = await createServer({
     configFile: VITE_CONFIG,
+    // Its own dependency cache: sharing node_modules/.vite with the test page server (another
+    // config) makes each server's optimized dependencies outdated for the other's pages.
+    cacheDir: new URL('../../node_modules/.vite-demo-test', import.meta.url).pathname,
     server: { port: 0, host: '127.0.0.1', strictPort: false, hmr: false },
     logLevel: 'error',
     clearScreen: false,
@@ -127,6 +130,7 @@ const attempts = {
   WebSocket: (url) => settle(new WebSocket(url.replace('http', 'ws'))),
   EventSource: (url) => settle(new EventSource(url)),
   importHttp: (url) => import(url + 'x.js'),
+  fontFace: (url) => new FontFace('probe', 'url(' + url + 'font.woff2)').load(),
 }
 export async function probe(url) {
   const outcome = {}
@@ -208,12 +212,15 @@ describe('code objects in Chromium', () => {
       [trap.url],
     ])
     expect(Object.keys(outcome).sort()).toEqual(
-      ['EventSource', 'WebSocket', 'XMLHttpRequest', 'fetch', 'importHttp'].sort(),
+      ['EventSource', 'WebSocket', 'XMLHttpRequest', 'fetch', 'fontFace', 'importHttp'].sort(),
     )
     for (const [name, result] of Object.entries(outcome)) {
       expect(result, name).not.toMatch(/^reached/)
     }
     expect(outcome['fetch']).toMatch(/not available inside a code object/)
+    // Not stubbed by the runtime: only the sandbox's CSP stops these two.
+    expect(outcome['importHttp']).toMatch(/TypeError/)
+    expect(outcome['fontFace']).toMatch(/NetworkError/)
     expect(trap.hits).toBe(0)
 
     // The trap does count: the page itself (outside the sandbox) reaches it.
@@ -234,9 +241,9 @@ describe('code objects in Chromium', () => {
     await page.goto(`http://127.0.0.1:${address.port}/?${query.toString()}`)
 
     const registry = page.locator(`[data-peer-registry="${node.self}"]`)
-    const runSample = registry.locator(`[data-code-id="${sample}"] [data-action="run"]`)
+    const runSample = registry.locator(`tr[data-code-id="${sample}"] [data-action="run"]`)
     await runSample.waitFor({ timeout: 30_000 })
-    await expect(registry.locator(`[data-code-id="${sample}"]`).innerText()).resolves.toMatch(
+    await expect(registry.locator(`tr[data-code-id="${sample}"]`).innerText()).resolves.toMatch(
       /sample\s+1\.0\.0\s+\d+ B\s+[0-9a-f]{8}…/,
     )
     await runSample.click()
@@ -259,7 +266,7 @@ describe('code objects in Chromium', () => {
       [chosen, 'default() → default wins', 'ok'],
       [broken, /^ERR_CODE_LOAD: /, 'error'],
     ] as const) {
-      const row = page.locator(`[data-peer-registry="${node.self}"] [data-code-id="${id}"]`)
+      const row = page.locator(`[data-peer-registry="${node.self}"] tr[data-code-id="${id}"]`)
       await row.locator('[data-action="run"]').click()
       const result = page.locator(`[data-run-result][data-code-id="${id}"][data-state="${state}"]`)
       await result.waitFor()

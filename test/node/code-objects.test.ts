@@ -55,14 +55,26 @@ async function group(...codeOptions: CodeOptions[]): Promise<Room[]> {
     rooms.push(room)
     joined.push(room)
   }
-  await Promise.all(
-    joined.map((room) =>
-      waitForPeers(
-        room,
-        joined.filter((other) => other !== room).map((other) => other.self),
+  // A connection failure (ERR_CONNECT) fails the test at once instead of timing it out.
+  const offs: Array<() => void> = []
+  const failed = new Promise<never>((_resolve, reject) => {
+    for (const room of joined) offs.push(room.on('error', reject))
+  })
+  try {
+    await Promise.race([
+      failed,
+      Promise.all(
+        joined.map((room) =>
+          waitForPeers(
+            room,
+            joined.filter((other) => other !== room).map((other) => other.self),
+          ),
+        ),
       ),
-    ),
-  )
+    ])
+  } finally {
+    for (const off of offs) off()
+  }
   return joined
 }
 

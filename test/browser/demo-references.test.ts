@@ -1,0 +1,145 @@
+/**
+ * The demo's references panel in Chromium: the demo (vite.config.ts, root `demo/`) is served by a
+ * Vite dev server on port 0; two pages join one room through the real signaling server, and a Node
+ * peer joins too. Page A picks page B's counter, sees it live (a callback it registered on B), and
+ * changes it with +1 / −1; B sees its own counter change; a Node peer's call on B's counter shows
+ * up on A through the callback; A edits B's board.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createServer } from 'vite'
+import type { ViteDevServer } from 'vite'
+import type { Browser, Page } from 'playwright-core'
+import { joinRoom } from '../../src/node.js'
+import type { Room } from '../../src/index.js'
+import type { PeerId } from '../../src/ids.js'
+import type { SignalingServer } from '../../signaling/index.js'
+import { startSignaling } from '../helpers/signaling.js'
+import { launchChromium } from '../helpers/chromium.js'
+import { waitForPeers } from '../helpers/events.js'
+
+let server: SignalingServer
+let vite: ViteDevServer
+let browser: Browser
+let demoUrl: string
+let node: Room | undefined
+
+beforeAll(async () => {
+  const started = await Promise.all([
+    startSignaling(),
+    createServer({
+      configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
+      root: new URL('../../demo', import.meta.url).pathname,
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+      // Its own dependency cache (another config's optimized deps would be outdated here), and
+      // simple-peer's bundle optimized up front: discovered late, it would reload the pages.
+      cacheDir: new URL('../../node_modules/.vite-demo-refs-test', import.meta.url).pathname,
+      optimizeDeps: { include: ['simple-peer/simplepeer.min.js'] },
+      logLevel: 'error',
+      clearScreen: false,
+    }),
+    launchChromium(),
+  ])
+  ;[server, vite, browser] = started
+  await vite.listen()
+  const address = vite.httpServer?.address()
+  if (address === null || address === undefined || typeof address === 'string') {
+    throw new Error('the demo server has no address')
+  }
+  demoUrl = `http://127.0.0.1:${address.port}/`
+})
+afterAll(async () => {
+  node?.leave()
+  await browser?.close()
+  await vite?.close()
+  await server?.close()
+})
+
+async function openDemo(room: string): Promise<{ page: Page; id: PeerId }> {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error('[demo page error]', error.message))
+  const query = new URLSearchParams({ room, signaling: server.url })
+  await page.goto(`${demoUrl}?${query}`)
+  await page.waitForFunction(() =>
+    /^[0-9a-f-]{36}$/.test(document.getElementById('self-id')?.textContent ?? ''),
+  )
+  const id = (await page.textContent('#self-id')) as PeerId
+  return { page, id }
+}
+
+/** Picks `peer` in the panel's peer list and waits until its counter is shown. */
+async function pick(page: Page, peer: PeerId): Promise<void> {
+  await page.waitForSelector(`select[data-refs-peer] option[value="${peer}"]`, {
+    state: 'attached',
+  })
+  await page.selectOption('select[data-refs-peer]', peer)
+  await page.waitForSelector('[data-refs-remote]:not([hidden]) [data-refs-value][data-value]')
+}
+
+const valueIs = (page: Page, selector: string, value: string): Promise<unknown> =>
+  page.waitForFunction(([s, v]) => document.querySelector(s)?.textContent === v, [
+    selector,
+    value,
+  ] as const)
+
+it('page A drives page B counter and board through the references panel', async () => {
+  const room = `demo-refs-${crypto.randomUUID()}`
+  const a = await openDemo(room)
+  const b = await openDemo(room)
+  await pick(a.page, b.id)
+  await pick(b.page, a.id)
+  expect(await a.page.getAttribute('[data-refs-value]', 'data-value')).toBe('0')
+  const names = await a.page.$$eval('[data-refs-names] li', (items) =>
+    items.map((item) => item.textContent),
+  )
+  expect(names).toEqual(expect.arrayContaining(['counter', 'board']))
+
+  // +1 on A calls B's counter; B's own display and A's view both update.
+  await a.page.getByRole('button', { name: "Increase the peer's counter" }).click()
+  await valueIs(a.page, '[data-refs-value]', '1')
+  await valueIs(b.page, '[data-refs-own-value]', '1')
+  await a.page.click('[data-refs-action=inc]')
+  await a.page.click('[data-refs-action=dec]')
+  await a.page.click('[data-refs-action=inc]')
+  await valueIs(a.page, '[data-refs-value]', '2')
+  await valueIs(b.page, '[data-refs-own-value]', '2')
+  // B changes A's counter the same way (the other direction).
+  await b.page.click('[data-refs-action=dec]')
+  await valueIs(a.page, '[data-refs-own-value]', '-1')
+
+  // A third party (a Node peer) changes B's counter: A sees it through its registered callback.
+  node = await joinRoom({ signaling: server.url, room })
+  await waitForPeers(node, [a.id, b.id])
+  const bCounter = node.peers.get(b.id)?.resolve<{ add(n: number): number }>('counter')
+  expect(await bCounter?.add(5)).toBe(7)
+  await valueIs(a.page, '[data-refs-value]', '7')
+  await valueIs(b.page, '[data-refs-own-value]', '7')
+
+  // A edits B's board: add two notes, remove one.
+  await a.page.getByLabel('Note').fill('first note')
+  await a.page.getByRole('button', { name: 'Add' }).click()
+  await a.page.fill('[data-refs-note-text]', 'second note')
+  await a.page.press('[data-refs-note-text]', 'Enter')
+  await a.page.waitForFunction(() => document.querySelectorAll('[data-refs-notes] li').length === 2)
+  const board = node.peers.get(b.id)?.resolve<{ list(): Array<{ text: string }> }>('board')
+  expect((await board?.list())?.map((note) => note.text)).toEqual(['first note', 'second note'])
+  await a.page.getByRole('button', { name: 'Remove note "first note"' }).click()
+  await a.page.waitForFunction(() => document.querySelectorAll('[data-refs-notes] li').length === 1)
+  expect((await board?.list())?.map((note) => note.text)).toEqual(['second note'])
+
+  // A remote error is shown, not thrown: an empty note is refused by B's board.
+  await a.page.evaluate(() => {
+    const input = document.querySelector<HTMLInputElement>('[data-refs-note-text]')
+    if (input !== null) input.required = false
+  })
+  await a.page.click('[data-refs-action=add-note]')
+  await a.page.waitForFunction(() =>
+    (document.querySelector('[data-refs-error]')?.textContent ?? '').includes('1 to 200'),
+  )
+
+  // Leaving unmounts the panel.
+  await a.page.click('#leave')
+  await a.page.waitForFunction(() => document.querySelector('[data-refs-peer]') === null)
+  await a.page.context().close()
+  await b.page.context().close()
+})

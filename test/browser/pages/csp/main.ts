@@ -1,0 +1,99 @@
+/**
+ * Entry of the CSP test page (test/browser/csp.test.ts): built by `vite build` and served with
+ * `Content-Security-Policy: script-src 'self'`. Runs the whole codec round-trip table through the
+ * production build, and joins a room to exchange values (a registered class included) with a Node
+ * peer. `window.cspTest` is what the test drives.
+ */
+import { ClassRegistry, joinRoom } from '../../../../src/index.js'
+import type { Room } from '../../../../src/index.js'
+import { Codec } from '../../../../src/codec/index.js'
+import { assertSameValue, codecCaseClasses, codecCases } from '../../../unit/codec-cases.js'
+
+/** Registered under the same explicit name on the Node side (minifiers rename classes). */
+class CspPoint {
+  constructor(
+    public x: number,
+    public y: number,
+  ) {}
+  norm(): number {
+    return Math.hypot(this.x, this.y)
+  }
+}
+
+function runCodecTable(): { count: number; failures: string[] } {
+  const codec = new Codec({ classes: codecCaseClasses() })
+  const failures: string[] = []
+  const cases = codecCases()
+  for (const c of cases) {
+    try {
+      const original = c.value()
+      const decoded = codec.decode(codec.encode(original))
+      ;(c.check ?? assertSameValue)(decoded, original)
+    } catch (error) {
+      failures.push(`${c.name}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  return { count: cases.length, failures }
+}
+
+let room: Room | undefined
+
+/** Joins `name`, waits for `nodeId`, sends it a value and reports what comes back. */
+async function exchange(signaling: string, name: string, nodeId: string): Promise<unknown> {
+  const classes = new ClassRegistry()
+  classes.register(CspPoint, { name: 'csp.Point' })
+  room = await joinRoom({ signaling, room: name, classes })
+  const joined = room
+  const peer =
+    joined.peers.get(nodeId as never) ??
+    (await new Promise<NonNullable<ReturnType<typeof joined.peers.get>>>((resolve) => {
+      const off = joined.on('peer', (p) => {
+        if (p.id !== nodeId) return
+        off()
+        resolve(p)
+      })
+    }))
+  const reply = new Promise<unknown>((resolve) => joined.once('message', (value) => resolve(value)))
+  await peer.send({
+    point: new CspPoint(3, 4),
+    map: new Map<unknown, unknown>([[1n << 70n, new Date(0)]]),
+    bytes: new Float64Array([Math.PI]),
+  })
+  const value = (await reply) as { point: unknown; echo: unknown }
+  return {
+    isPoint: value.point instanceof CspPoint,
+    norm: value.point instanceof CspPoint ? value.point.norm() : undefined,
+    echo: value.echo,
+  }
+}
+
+/** The positive control: proves the policy is enforced and violations are seen. */
+function tryDynamicCode(): { functionRefused: boolean; evalRefused: boolean } {
+  const refused = (run: () => unknown): boolean => {
+    try {
+      run()
+      return false
+    } catch (error) {
+      return error instanceof EvalError
+    }
+  }
+  return {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval, no-new-func -- the control
+    functionRefused: refused(() => new Function('return 1')),
+    // eslint-disable-next-line no-eval -- the control
+    evalRefused: refused(() => (0, eval)('1')),
+  }
+}
+
+declare global {
+  interface Window {
+    cspTest: {
+      runCodecTable: typeof runCodecTable
+      exchange: typeof exchange
+      tryDynamicCode: typeof tryDynamicCode
+      leave(): void
+    }
+  }
+}
+
+window.cspTest = { runCodecTable, exchange, tryDynamicCode, leave: () => room?.leave() }
