@@ -27,20 +27,15 @@ export interface NodeJoinOptions extends JoinOptions {
 
 /**
  * Adapts node-datachannel's RTCPeerConnection to what simple-peer expects of a browser's:
- * - its session descriptions are read-only objects, and simple-peer edits them: hand out plain
- *   `{ type, sdp }` copies;
- * - on the answering side, libdatachannel creates the ICE transport while it generates the answer,
- *   a little after `setRemoteDescription(offer)` has returned. simple-peer adds the candidates it
- *   queued as soon as that promise resolves, and libdatachannel rejects a candidate that arrives
- *   before the ICE transport ("Got a remote candidate without ICE transport"; about 1 connection
- *   in 10 on loopback). So `setRemoteDescription(offer)` resolves only once the answer exists.
+ * its session descriptions are read-only objects, and simple-peer edits them: hand out plain
+ * `{ type, sdp }` copies. (Occasional early failures of node-datachannel connections are retried
+ * by the mesh: see docs/architecture.md, "Connection attempts".)
  */
 function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementation {
   // The DOM typings declare legacy callback overloads; only the promise forms exist here.
   const Base = impl.RTCPeerConnection as unknown as new (configuration?: RTCConfiguration) => {
     createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>
     createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
-    setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>
   }
   class NodeDataChannelPeerConnection extends Base {
     override async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
@@ -50,10 +45,6 @@ function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementatio
     override async createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit> {
       const description = await super.createAnswer(options)
       return { type: description.type, sdp: description.sdp ?? '' }
-    }
-    override async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
-      await super.setRemoteDescription(description)
-      if (description.type === 'offer') await super.createAnswer()
     }
   }
   return { ...impl, RTCPeerConnection: NodeDataChannelPeerConnection as typeof RTCPeerConnection }
