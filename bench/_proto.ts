@@ -4,12 +4,20 @@ const server = await createSignalingServer({ host: '127.0.0.1', port: 0 })
 const env = await startNodeEnv(server.url)
 console.log(env.info)
 const MiB = 1024 * 1024
-for (const total of [8 * MiB, 32 * MiB, 32*MiB, 64*MiB]) {
+for (const total of [8 * MiB, 32 * MiB, 32 * MiB, 64 * MiB]) {
   for (const mode of ['raw', 'peerject'] as const) {
     await env.b.call('armBulk', mode, total)
     const start = await env.a.call('sendBulk', mode, total, env.info.chunkBytes)
     const end = await env.b.call('result')
-    console.log(mode, total / MiB, 'MiB', (end - start).toFixed(0), 'ms', (total / MiB / ((end - start) / 1000)).toFixed(1), 'MiB/s')
+    console.log(
+      mode,
+      total / MiB,
+      'MiB',
+      (end - start).toFixed(0),
+      'ms',
+      (total / MiB / ((end - start) / 1000)).toFixed(1),
+      'MiB/s',
+    )
   }
 }
 for (const mode of ['raw', 'peerject'] as const) {
@@ -22,7 +30,12 @@ await env.b.call('serve')
 const rt = await env.a.call('roundTrips', 200)
 const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]
 console.log('rt raw', med(rt.raw), 'rpc', med(rt.rpc), 'chain', med(rt.chain))
-console.log('burst rpc', await env.a.call('callBurst', 'rpc', 5000, 500), 'raw', await env.a.call('callBurst', 'raw', 5000, 500))
+console.log(
+  'burst rpc',
+  await env.a.call('callBurst', 'rpc', 5000, 500),
+  'raw',
+  await env.a.call('callBurst', 'raw', 5000, 500),
+)
 console.log('idle', med(await env.a.call('valuePings', 200, 1024)))
 await env.b.call('armBulk', 'peerject', 64 * MiB)
 const l = await env.a.call('pingsDuringBulk', 64 * MiB, 1024)

@@ -6,9 +6,9 @@ import type { BenchSide, SideInfo } from './side.js'
 
 /** The methods of {@link BenchSide} (what a handle can call). */
 export type SideMethods = {
-  [K in keyof BenchSide as BenchSide[K] extends (...args: never[]) => unknown
-    ? K
-    : never]: BenchSide[K]
+  [
+    K in keyof BenchSide as BenchSide[K] extends (...args: never[]) => unknown ? K : never
+  ]: BenchSide[K]
 }
 
 /** Calls one side's methods, in this process (Node) or in a page (Chromium). */

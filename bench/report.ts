@@ -81,12 +81,21 @@ function cells(row: Row): string[] {
 
 const HEADER = ['name', 'peerject', 'baseline', 'ratio', 'goal', 'met?']
 
-/** The table as aligned plain text, grouped by issue. */
+/** The table as aligned plain text, grouped by issue; failure reasons as numbered notes below. */
 export function textTable(rows: readonly Row[]): string {
-  const body = rows.map(cells)
+  const reasons: string[] = []
+  const body = rows.map((row) => {
+    const c = cells(row)
+    if (row.failed !== undefined) {
+      reasons.push(row.failed)
+      c[5] = `failed [${reasons.length}]`
+    }
+    return c
+  })
   const widths = HEADER.map((h, i) => Math.max(h.length, ...body.map((c) => (c[i] ?? '').length)))
   const line = (c: readonly string[]): string =>
-    c.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+    c
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
       .join('  ')
       .trimEnd()
   const out: string[] = [line(HEADER), widths.map((w) => '─'.repeat(w)).join('  ')]
@@ -98,6 +107,8 @@ export function textTable(rows: readonly Row[]): string {
     }
     out.push(line(body[i] ?? []))
   })
+  if (reasons.length > 0)
+    out.push('', ...reasons.map((reason, i) => `[${i + 1}] failed: ${reason}`))
   return out.join('\n')
 }
 
@@ -108,7 +119,12 @@ export function markdownTable(rows: readonly Row[]): string {
   const issues = [...new Set(rows.map((row) => row.issue))]
   for (const issue of issues) {
     const inIssue = rows.filter((row) => row.issue === issue)
-    out.push(`### ${issue}`, '', `| ${HEADER.join(' | ')} |`, `|${HEADER.map(() => '---').join('|')}|`)
+    out.push(
+      `### ${issue}`,
+      '',
+      `| ${HEADER.join(' | ')} |`,
+      `|${HEADER.map(() => '---').join('|')}|`,
+    )
     for (const row of inIssue) out.push(`| ${cells(row).map(escape).join(' | ')} |`)
     const notes = inIssue.filter((row) => row.note !== undefined)
     if (notes.length > 0) {

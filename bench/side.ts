@@ -19,6 +19,7 @@ import type { Peer, Room } from '../src/index.js'
 import { createMeshConnector } from '../src/mesh.js'
 import type { Platform } from '../src/platform.js'
 import type { Transport } from '../src/transport/transport.js'
+import { benchTarget } from './rpc.js'
 
 /** Wire channel used for raw ping-pong (0–2 are peerject's; the room ignores the others). */
 export const RAW_CHANNEL = 9
@@ -28,12 +29,7 @@ export function clock(): number {
   return performance.timeOrigin + performance.now()
 }
 
-/** The object exposed as `bench` (same shape as bench/rpc.ts `benchTarget`). */
-const BENCH_TARGET = {
-  echo: (value: number): number => value,
-  step: (value: number) => ({ next: (add: number) => ({ done: () => value + add }) }),
-}
-type BenchTarget = typeof BENCH_TARGET
+type BenchTarget = typeof benchTarget
 
 /** What `connect` reports. */
 export interface SideInfo {
@@ -79,12 +75,17 @@ export class BenchSide {
   #raw: Transport | undefined
   #pending: Pending | undefined
   #payloads = new Map<number, Uint8Array>()
+  #chunked = new Map<string, Uint8Array[]>()
   #offEcho: Array<() => void> = []
   #pinger: ((seq: number) => Promise<void>) | undefined
+  readonly #events: string[] = []
 
   private constructor(room: Room, connector: Connector) {
     this.room = room
     this.#connector = connector
+    // Kept for failure messages: why the connection under measurement went away.
+    room.on('leave', (_peer, reason) => this.#events.push(`leave: ${describe(reason)}`))
+    room.on('error', (error) => this.#events.push(`error: ${describe(error)}`))
     connector.on('open', (peer, transport) => {
       transport.listen({
         message: (bytes) => this.#rawHandler(bytes),
@@ -164,10 +165,16 @@ export class BenchSide {
       await this.#requirePeer().send({ data: payload })
       return started
     }
-    // Pre-chunked views of the same bytes: the raw side pays no framing and no copy.
-    const chunks: Uint8Array[] = []
-    for (let at = 0; at < total; at += chunkBytes) {
-      chunks.push(payload.slice(at, Math.min(total, at + chunkBytes)))
+    // Pre-chunked before the clock starts (each chunk its own buffer, like a wire frame): the raw
+    // side pays no framing and no copy while timed.
+    const key = `${total}/${chunkBytes}`
+    let chunks = this.#chunked.get(key)
+    if (chunks === undefined) {
+      chunks = []
+      for (let at = 0; at < total; at += chunkBytes) {
+        chunks.push(payload.slice(at, Math.min(total, at + chunkBytes)))
+      }
+      this.#chunked.set(key, chunks)
     }
     const raw = this.#requireRaw()
     const started = clock()
@@ -231,10 +238,11 @@ export class BenchSide {
   /** Server: exposes `bench`, echoes raw wire pings and peerject `{ ping }` values. */
   serve(): void {
     const peer = this.#requirePeer()
-    this.room.expose('bench', BENCH_TARGET)
+    this.room.expose('bench', benchTarget)
     this.#offEcho.push(
       peer.wire.on('message', (channel, bytes) => {
-        if (channel === RAW_CHANNEL) peer.wire.sendMessage(RAW_CHANNEL, bytes).catch(() => undefined)
+        if (channel === RAW_CHANNEL)
+          peer.wire.sendMessage(RAW_CHANNEL, bytes).catch(() => undefined)
       }),
       this.room.on('message', (value, from) => {
         const ping = value as { ping?: unknown; pad?: unknown }
@@ -444,7 +452,8 @@ export class BenchSide {
 
   #requirePeer(): Peer {
     if (this.#peer === undefined || this.#peer.state !== 'open') {
-      throw new Error('the peerject connection is not open')
+      const why = this.#events.slice(-2).join('; ')
+      throw new Error(`the peerject connection is not open${why === '' ? '' : ` (${why})`}`)
     }
     return this.#peer
   }
@@ -455,6 +464,12 @@ export class BenchSide {
     }
     return this.#raw
   }
+}
+
+function describe(error: { code?: string; message: string } | undefined): string {
+  if (error === undefined) return 'clean close'
+  const cause = (error as { cause?: { message?: unknown } }).cause?.message
+  return `${error.code ?? 'Error'} ${error.message}${typeof cause === 'string' ? ` ← ${cause}` : ''}`
 }
 
 function waitForPeer(room: Room, id: PeerId): Promise<Peer> {

@@ -203,7 +203,12 @@ function entryOf(types: Readonly<Record<string, string>>): string | undefined {
 }
 
 function publishForm(room: Room, announce: () => void): HTMLFormElement {
-  const form = el('form', { 'data-publish': '', 'aria-labelledby': 'code-publish-title' })
+  // Inline layout: the demo's stylesheet belongs to the page, this panel brings its own few rules.
+  const form = el('form', {
+    'data-publish': '',
+    'aria-labelledby': 'code-publish-title',
+    style: 'display: grid; gap: 0.4rem',
+  })
   const title = el('h3', { id: 'code-publish-title' })
   title.textContent = 'Publish your own'
   const sourceLabel = el('label', { for: 'code-publish-source' })
@@ -213,6 +218,7 @@ function publishForm(room: Room, announce: () => void): HTMLFormElement {
     rows: '7',
     spellcheck: 'false',
     'data-publish-source': '',
+    style: 'width: 100%; box-sizing: border-box; font-family: monospace',
   })
   source.value = EXAMPLE
   const nameLabel = el('label')
@@ -222,8 +228,12 @@ function publishForm(room: Room, announce: () => void): HTMLFormElement {
   const submit = el('button', { type: 'submit', 'data-action': 'publish' })
   submit.textContent = 'Publish'
   const status = el('output', { 'data-publish-status': '', 'aria-live': 'polite' })
-  const mine = el('ul', { 'data-own-registry': '', 'aria-label': 'Code objects you serve' })
-  form.append(title, sourceLabel, source, nameLabel, submit, status, mine)
+  const mineTitle = el('p', { id: 'code-own-title' })
+  mineTitle.textContent = 'You serve (published here or fetched from peers):'
+  const mine = el('ul', { 'data-own-registry': '', 'aria-labelledby': 'code-own-title' })
+  const actions = el('div')
+  actions.append(nameLabel, ' ', submit)
+  form.append(title, sourceLabel, source, actions, status, mineTitle, mine)
 
   const renderMine = async (): Promise<void> => {
     const items = await room.code.list()

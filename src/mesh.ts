@@ -30,6 +30,9 @@ export interface MeshOptions {
 /** Default time for a peer's connection to open, all attempts included. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000
 
+/** Shortest time one attempt gets before it counts as failed. */
+const MIN_ATTEMPT_MS = 5_000
+
 /** Attempts per peer before a connection that keeps failing early is given up. */
 const MAX_ATTEMPTS = 3
 
@@ -165,8 +168,12 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
       initiator: link.initiator,
       platform: this.#options.platform,
       ...(this.#options.rtcConfig === undefined ? {} : { rtcConfig: this.#options.rtcConfig }),
-      // The link's deadline bounds the whole connection; this bounds a stuck attempt.
-      connectTimeoutMs: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // The link's deadline bounds the whole connection; this bounds one attempt that hangs
+      // (so a stuck attempt is retried too, not only one that fails).
+      connectTimeoutMs: Math.max(
+        MIN_ATTEMPT_MS,
+        (this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / MAX_ATTEMPTS,
+      ),
       onSignal: (data) => client?.signal(peer, { gen, data } satisfies MeshSignal),
     })
     link.connection = connection

@@ -137,7 +137,7 @@ export class Peer {
     if (options.signal?.aborted === true) {
       throw new PeerjectError('ERR_ABORTED', 'the send was aborted before it started')
     }
-    const streams: Array<{ source: object; out: OutgoingStream }> = []
+    const streams: Array<{ source: ByteSource; out: OutgoingStream }> = []
     const hooks: ExternalHooks = {
       export: (kind, exported, path) => {
         if (kind !== 'stream') {
@@ -147,7 +147,8 @@ export class Peer {
           )
         }
         const out = this.wire.openStream(CHANNEL.values)
-        streams.push({ source: exported, out })
+        // The codec classified it as a stream: a ReadableStream or an async iterable.
+        streams.push({ source: exported as ByteSource, out })
         return out.id
       },
       import: () => undefined,
@@ -174,9 +175,7 @@ export class Peer {
       }
       throw error
     }
-    const pumping = streams.map(({ source, out }) =>
-      pumpStream(source as ReadableStream<Uint8Array> | AsyncIterable<unknown>, out, options.signal),
-    )
+    const pumping = streams.map(({ source, out }) => pumpStream(source, out, options.signal))
     try {
       await Promise.all(pumping)
     } catch (error) {
@@ -211,6 +210,9 @@ export class Peer {
     })
   }
 }
+
+/** What crosses as a byte stream. */
+type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<unknown>
 
 function asPeerjectError(error: unknown): PeerjectError {
   return error instanceof PeerjectError

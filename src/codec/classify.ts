@@ -101,7 +101,9 @@ export function classifyObject(
   if (object instanceof Error) return 'error'
   if (typeof ReadableStream === 'function' && object instanceof ReadableStream) return 'stream'
   // Async iterables that are not plain data (async generators, Node readables) are byte streams.
-  if (typeof (object as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') {
+  if (
+    typeof (object as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  ) {
     return 'stream'
   }
   return 'refused'

@@ -72,13 +72,15 @@ it('the table crosses real WebRTC Node → Chromium and Chromium → Node, arriv
     return joined.self
   })(${JSON.stringify([server.url, roomName])})`)) as PeerId
   node = await joinRoom({ signaling: server.url, room: roomName, classes: codecCaseClasses() })
-  const [toPage] = await waitForPeers(node, [pageId])
+  await waitForPeers(node, [pageId])
   await page.waitForFunction(`window.room.peers.has(${JSON.stringify(node.self)})`)
 
   // Node → page: every case, plus a Node Buffer (arrives as a plain Uint8Array).
   const cases = codecCases()
-  await Promise.all(cases.map((c, i) => toPage!.send({ i, value: c.value() })))
-  await toPage!.send({ i: -1, value: { buffer: Buffer.from([1, 2, 3]) } })
+  // Looked up on use: a reconnection replaces the Peer object.
+  const toPage = node.peers.get(pageId)!
+  await Promise.all(cases.map((c, i) => toPage.send({ i, value: c.value() })))
+  await toPage.send({ i: -1, value: { buffer: Buffer.from([1, 2, 3]) } })
   await page.waitForFunction(`window.inbox.length === ${cases.length + 1}`)
   const inPage = (await page.evaluate(`(() => {
     const { codecCases, assertSameValue } = window.cases

@@ -22,8 +22,9 @@ let server: SignalingServer
 let fixture: BrowserFixture
 let page: Page
 let node: Room | undefined
-let toPage: Peer
 let pageId: PeerId
+/** The page as seen from Node, looked up on each use (a reconnection replaces the object). */
+const toPage = (): Peer => node!.peers.get(pageId)!
 
 beforeAll(async () => {
   ;[server, fixture] = await Promise.all([startSignaling(), startBrowser()])
@@ -39,7 +40,7 @@ beforeAll(async () => {
     return joined.self
   })(${JSON.stringify([server.url, roomName])})`)) as PeerId
   node = await joinRoom({ signaling: server.url, room: roomName })
-  ;[toPage] = (await waitForPeers(node, [pageId])) as [Peer]
+  await waitForPeers(node, [pageId])
   await page.waitForFunction(`window.room.peers.has(${JSON.stringify(node.self)})`)
 })
 afterAll(async () => {
@@ -54,11 +55,11 @@ it('32 MiB Node → Chromium arrives intact; a small value sent meanwhile arrive
   const data = new Uint8Array(randomBytes(SIZE))
   const started = performance.now()
   let small: Promise<void> | undefined
-  await toPage.send(
+  await toPage().send(
     { name: 'node-to-page', data },
     {
       onProgress: (sent) => {
-        if (small === undefined && sent > 2 * MiB) small = toPage.send({ name: 'small' })
+        if (small === undefined && sent > 2 * MiB) small = toPage().send({ name: 'small' })
       },
     },
   )
@@ -86,7 +87,10 @@ it('32 MiB Node → Chromium arrives intact; a small value sent meanwhile arrive
 })
 
 it('32 MiB Chromium → Node arrives intact', async () => {
-  const arrived = nextMessage(node!, (value) => (value as { name?: string }).name === 'page-to-node')
+  const arrived = nextMessage(
+    node!,
+    (value) => (value as { name?: string }).name === 'page-to-node',
+  )
   const started = performance.now()
   const sent = (await page.evaluate(`(async ([nodeId, size]) => {
     // Deterministic bytes (xorshift32), different in every position.

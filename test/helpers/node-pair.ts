@@ -17,9 +17,9 @@ import { waitForPeers } from './events.js'
 export interface NodePair {
   readonly a: Room
   readonly b: Room
-  /** `b` as seen from `a`. */
+  /** `b` as seen from `a` (looked up on each use: a reconnection replaces the Peer object). */
   readonly toB: Peer
-  /** `a` as seen from `b`. */
+  /** `a` as seen from `b` (looked up on each use). */
   readonly toA: Peer
   /** Leaves both rooms. */
   leave(): void
@@ -40,11 +40,20 @@ export async function nodePair(
   options: NodePairOptions = {},
 ): Promise<NodePair> {
   const [a, b] = (await nodeGroup(signaling, [options.a ?? {}, options.b ?? {}])) as [Room, Room]
+  const peer = (from: Room, to: Room): Peer => {
+    const found = from.peers.get(to.self)
+    if (found === undefined) throw new Error(`${from.self} is not connected to ${to.self}`)
+    return found
+  }
   return {
     a,
     b,
-    toB: a.peers.get(b.self)!,
-    toA: b.peers.get(a.self)!,
+    get toB() {
+      return peer(a, b)
+    },
+    get toA() {
+      return peer(b, a)
+    },
     leave() {
       a.leave()
       b.leave()

@@ -78,9 +78,7 @@ function tryDynamicCode(): { functionRefused: boolean; evalRefused: boolean } {
     }
   }
   return {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval, no-new-func -- the control
     functionRefused: refused(() => new Function('return 1')),
-    // eslint-disable-next-line no-eval -- the control
     evalRefused: refused(() => (0, eval)('1')),
   }
 }
