@@ -20,7 +20,9 @@ import { pair } from './env.js'
 export interface Browsers {
   readonly version: string
   /** Two connected pages as an {@link Env}; `pages` gives direct access for other figures. */
-  openEnv(signaling: string): Promise<Env & { readonly pages: readonly [Page, Page] }>
+  openEnv(
+    signaling: string,
+  ): Promise<Env & { readonly pages: readonly [Page, Page]; readonly signaling: string }>
   close(): Promise<void>
 }
 
@@ -68,12 +70,12 @@ export async function startBrowsers(): Promise<Browsers> {
         await Promise.all(
           pages.map((page) =>
             page.evaluate(
-              `window.bench.start(${JSON.stringify(signaling)}, ${JSON.stringify(room)})`,
+              `window.bench.start('main', ${JSON.stringify(signaling)}, ${JSON.stringify(room)})`,
             ),
           ),
         )
-        const a = pageHandle(pages[0])
-        const b = pageHandle(pages[1])
+        const a = pageHandle(pages[0], 'main')
+        const b = pageHandle(pages[1], 'main')
         const info = await pair(a, b)
         return {
           name: 'Chromium↔Chromium',
@@ -81,6 +83,7 @@ export async function startBrowsers(): Promise<Browsers> {
           b,
           info,
           pages,
+          signaling,
           async close() {
             await Promise.all(pages.map((page) => page.context().close()))
           },
@@ -97,12 +100,13 @@ export async function startBrowsers(): Promise<Browsers> {
   }
 }
 
-/** Calls `window.bench.side.<method>(...args)` in `page`. */
-function pageHandle(page: Page): SideHandle {
+/** Calls `window.bench.sides[name].<method>(...args)` in `page`. */
+export function pageHandle(page: Page, name: string): SideHandle {
+  const side = `window.bench.sides[${JSON.stringify(name)}]`
   return {
     call(method, ...args) {
       const list = args.map((arg) => JSON.stringify(arg)).join(', ')
-      return page.evaluate(`window.bench.side.${method}(${list})`) as never
+      return page.evaluate(`${side}.${method}(${list})`) as never
     },
   }
 }

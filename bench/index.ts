@@ -29,7 +29,7 @@ import {
 import { memoryFigure } from './memory.js'
 import { startNodeEnv } from './node-env.js'
 import type { AdapterEnvs, BrowserPeerJsEnv } from './peerjs-figures.js'
-import { adapterFigure, peerJsBinaryFigure } from './peerjs-figures.js'
+import { adapterFigure, browserAdapterFigure, peerJsBinaryFigure } from './peerjs-figures.js'
 import type { Goal, Row } from './report.js'
 import { failedRow, met, textTable, writeResults } from './report.js'
 import { MiB, reasonOf, withTimeout } from './stats.js'
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
         throw error
       }
     },
-    figures: [adapterFigure(32 * MiB, 5)],
+    figures: [adapterFigure('Node↔Node', 32 * MiB, 5)],
   })
   await runGroup<BrowserPeerJsEnv>({
     title: 'Chromium↔Chromium',
@@ -244,6 +244,7 @@ async function main(): Promise<void> {
     figures: [
       ...envFigures('Chromium↔Chromium'),
       peerJsBinaryFigure(16 * MiB, 3, () => startPeerServer()),
+      browserAdapterFigure(32 * MiB, 5, () => startPeerServer()),
     ],
   })
 

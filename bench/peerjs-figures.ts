@@ -6,7 +6,9 @@
 import type { Page } from 'playwright-core'
 
 import type { RunningPeerServer } from '../test/helpers/peer-server.js'
+import { pageHandle } from './browser-env.js'
 import type { Env } from './env.js'
+import { pair } from './env.js'
 import type { Figure } from './figures.js'
 import { ISSUE, alternate, transfer } from './figures.js'
 import type { Goal } from './report.js'
@@ -21,8 +23,8 @@ export interface AdapterEnvs {
 const fmt = (values: readonly number[]): string => values.map((v) => v.toFixed(0)).join(', ')
 
 /** peerject bulk throughput over the PeerJS adapter ÷ over the default adapter. */
-export function adapterFigure(total: number, reps: number): Figure<AdapterEnvs> {
-  const name = `bulk ${total / MiB} MiB throughput over the PeerJS adapter ÷ default adapter, Node↔Node`
+export function adapterFigure(label: string, total: number, reps: number): Figure<AdapterEnvs> {
+  const name = `bulk ${total / MiB} MiB throughput over the PeerJS adapter ÷ default adapter, ${label}`
   const goal: Goal = { op: '≥', value: 0.9 }
   return {
     rows: [{ issue: ISSUE.peerjs, name, goal }],
@@ -48,7 +50,7 @@ export function adapterFigure(total: number, reps: number): Figure<AdapterEnvs> 
           note:
             `peer.send({ data: Uint8Array(${total / MiB} MiB) }) in a room joined with joinRoom({ peerjs }) ` +
             `(real PeerServer, PeerJS DataConnection, serialization 'raw') vs in a room joined through the ` +
-            `signaling server (simple-peer). node-datachannel both. ${reps} alternating reps, ms PeerJS ` +
+            `signaling server (simple-peer), same two peers' processes. ${reps} alternating reps, ms PeerJS ` +
             `adapter [${fmt(peerjs)}], default [${fmt(direct)}].`,
         },
       ]
@@ -56,9 +58,58 @@ export function adapterFigure(total: number, reps: number): Figure<AdapterEnvs> 
   }
 }
 
+/**
+ * {@link adapterFigure} in Chromium: the figure joins a second pair of rooms through the PeerJS
+ * adapter in the same two pages (a PeerServer started for it) and compares with the default one.
+ */
+export function browserAdapterFigure(
+  total: number,
+  reps: number,
+  startServer: () => Promise<RunningPeerServer>,
+): Figure<BrowserPeerJsEnv> {
+  const inner = adapterFigure('Chromium↔Chromium', total, reps)
+  return {
+    rows: inner.rows,
+    async run(env) {
+      const server = await startServer()
+      const address = { host: '127.0.0.1', port: server.port, path: server.path, key: server.key }
+      const room = `bench-peerjs-${crypto.randomUUID()}`
+      try {
+        await Promise.all(
+          env.pages.map((page) =>
+            page.evaluate(
+              `window.bench.start('peerjs', ${JSON.stringify(env.signaling)}, ${JSON.stringify(room)}, ${JSON.stringify(address)})`,
+            ),
+          ),
+        )
+        const a = pageHandle(env.pages[0], 'peerjs')
+        const b = pageHandle(env.pages[1], 'peerjs')
+        const info = await pair(a, b)
+        const viaPeerJs: Env = {
+          name: 'Chromium↔Chromium (PeerJS adapter)',
+          a,
+          b,
+          info,
+          close: async () => undefined,
+        }
+        return await inner.run({ viaDefault: env, viaPeerJs })
+      } finally {
+        await Promise.all(
+          env.pages.map((page) =>
+            page.evaluate(`window.bench.sides.peerjs?.close()`).catch(() => undefined),
+          ),
+        )
+        await server.close()
+      }
+    },
+  }
+}
+
 /** What the Chromium PeerJS figure needs. */
 export interface BrowserPeerJsEnv extends Env {
   readonly pages: readonly [Page, Page]
+  /** The signaling server's URL (raw links of extra sides go through it). */
+  readonly signaling: string
 }
 
 async function peerJsTransfer(pages: readonly [Page, Page], total: number): Promise<number> {

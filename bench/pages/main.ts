@@ -10,10 +10,14 @@ import { BenchSide } from '../side.js'
 
 /** What the page offers the orchestrator. */
 export interface BenchPage {
-  side: BenchSide | undefined
+  /** Sides by name: `main` (default adapter), `peerjs` (PeerJS adapter). */
+  sides: Record<string, BenchSide | undefined>
   peerjs: PeerJsBinarySide | undefined
-  /** Joins the peerject room and the raw room; returns nothing (the side goes to `side`). */
-  start(signaling: string, room: string): Promise<void>
+  /**
+   * Joins the peerject room (through `peerjs` when given, else the signaling server) and the raw
+   * room; the side goes to `sides[name]`.
+   */
+  start(name: string, signaling: string, room: string, peerjs?: PeerServerAddress): Promise<void>
   /** Registers a PeerJS peer; returns its id. */
   startPeerJs(server: PeerServerAddress): Promise<string>
 }
@@ -34,10 +38,14 @@ const platform: Platform = {
 }
 
 window.bench = {
-  side: undefined,
+  sides: {},
   peerjs: undefined,
-  async start(signaling, room) {
-    this.side = await BenchSide.create({ joinRoom, platform, signaling, room })
+  async start(name, signaling, room, peerjs) {
+    const join =
+      peerjs === undefined
+        ? joinRoom
+        : (options: { room: string }) => joinRoom({ room: options.room, peerjs })
+    this.sides[name] = await BenchSide.create({ joinRoom: join, platform, signaling, room })
   },
   async startPeerJs(server) {
     this.peerjs = await PeerJsBinarySide.create(server)

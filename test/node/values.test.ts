@@ -201,7 +201,8 @@ describe('coded rejections and errors', () => {
   it('sending to a peer that left is ERR_PEER_LEFT, also for a send in flight', async () => {
     const leaving = await nodePair(server.url)
     cleanup.push(() => leaving.leave())
-    const inFlight = leaving.toB.send(pattern(32 * MiB, 5), {
+    const toB = leaving.toB // the Peer object outlives the connection
+    const inFlight = toB.send(pattern(32 * MiB, 5), {
       onProgress: (sent) => {
         if (sent > 2 * MiB && leaving.b.peers.size > 0) leaving.b.leave()
       },
@@ -209,8 +210,8 @@ describe('coded rejections and errors', () => {
     const failure = await rejection(inFlight)
     expect(isPeerjectError(failure, 'ERR_PEER_LEFT'), explain(failure)).toBe(true)
     if (leaving.a.peers.has(leaving.b.self)) await waitForLeave(leaving.a, leaving.b.self)
-    expect(leaving.toB.state).toBe('closed')
-    const error = await rejection(leaving.toB.send('anyone there?'))
+    expect(toB.state).toBe('closed')
+    const error = await rejection(toB.send('anyone there?'))
     expect(isPeerjectError(error, 'ERR_PEER_LEFT')).toBe(true)
     expect((error as Error).message).toContain(leaving.b.self)
   })
@@ -227,14 +228,15 @@ describe('coded rejections and errors', () => {
     const leaveEvent = new Promise<unknown>((resolve) =>
       strict.b.once('leave', (_peer, reason) => resolve(reason)),
     )
-    await strict.toB.send({ widget: new Widget() })
+    const toB = strict.toB
+    await toB.send({ widget: new Widget() })
     const error = await errorEvent
     expect(isPeerjectError(error, 'ERR_BAD_MESSAGE')).toBe(true)
     expect((error as Error).message).toContain('test.Widget')
     expect(isPeerjectError(await leaveEvent, 'ERR_BAD_MESSAGE')).toBe(true)
-    // The sender hears why (the ERROR frame carries the code).
+    // The sender's side of the session closes too.
     if (strict.a.peers.has(strict.b.self)) await waitForLeave(strict.a, strict.b.self)
-    expect(strict.toB.state).toBe('closed')
+    expect(toB.state).toBe('closed')
   })
 })
 

@@ -5,6 +5,7 @@
  * peer. `window.cspTest` is what the test drives.
  */
 import { ClassRegistry, joinRoom } from '../../../../src/index.js'
+import type { PeerId } from '../../../../src/ids.js'
 import type { Room } from '../../../../src/index.js'
 import { Codec } from '../../../../src/codec/index.js'
 import { assertSameValue, codecCaseClasses, codecCases } from '../../../unit/codec-cases.js'
@@ -45,7 +46,7 @@ async function exchange(signaling: string, name: string, nodeId: string): Promis
   room = await joinRoom({ signaling, room: name, classes })
   const joined = room
   const peer =
-    joined.peers.get(nodeId as never) ??
+    joined.peers.get(nodeId as PeerId) ??
     (await new Promise<NonNullable<ReturnType<typeof joined.peers.get>>>((resolve) => {
       const off = joined.on('peer', (p) => {
         if (p.id !== nodeId) return
