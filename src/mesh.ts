@@ -64,8 +64,18 @@ interface Link {
 class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   readonly #options: MeshOptions
   readonly #links = new Map<PeerId, Link>()
-  /** Open transports, so a peer that signaling reports gone is closed at once. */
-  readonly #open = new Map<PeerId, Transport>()
+  /**
+   * Open connections: so a peer that signaling reports gone is closed at once, and so late
+   * signals of the attempt that opened (trailing candidates) reach it instead of starting anew.
+   */
+  readonly #open = new Map<
+    PeerId,
+    {
+      readonly transport: Transport
+      readonly connection: SimplePeerConnection
+      readonly gen: number
+    }
+  >()
   #client: SignalingClient | undefined
   #self: PeerId | undefined
   #closed = false
@@ -113,7 +123,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
       link.connection?.destroy()
     }
     this.#links.clear()
-    for (const transport of this.#open.values()) transport.close()
+    for (const { transport } of this.#open.values()) transport.close()
     this.#open.clear()
     this.#client?.close()
   }
@@ -145,6 +155,12 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   #onSignal(from: PeerId, payload: unknown): void {
     const signal = parseMeshSignal(payload)
     if (signal === undefined) return
+    const open = this.#open.get(from)
+    if (open !== undefined && open.transport.state === 'open') {
+      if (signal.gen === open.gen && 'data' in signal) open.connection.signal(signal.data)
+      return
+    }
+    this.#open.delete(from)
     const link = this.#links.get(from) ?? this.#link(from)
     if (link === undefined) return
     if ('retry' in signal) {
@@ -185,7 +201,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
         }
         clearTimeout(link.deadline)
         this.#links.delete(peer)
-        this.#open.set(peer, transport)
+        this.#open.set(peer, { transport, connection, gen: link.gen })
         this.emit('open', peer, transport)
       },
       (error: unknown) => {
@@ -231,9 +247,9 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   #drop(peer: PeerId): void {
     const link = this.#links.get(peer)
     if (link === undefined) {
-      const transport = this.#open.get(peer)
+      const open = this.#open.get(peer)
       this.#open.delete(peer)
-      transport?.close(new PeerjectError('ERR_PEER_LEFT', `peer ${peer} left the room`))
+      open?.transport.close(new PeerjectError('ERR_PEER_LEFT', `peer ${peer} left the room`))
       return
     }
     this.#links.delete(peer)
