@@ -5,7 +5,7 @@
  */
 import type { Env } from './env.js'
 import type { Goal, Row } from './report.js'
-import { MiB, median, mibPerSecond, quantile } from './stats.js'
+import { MiB, median, mibPerSecond, pairedRatio, quantile } from './stats.js'
 
 /** Issue labels (the table groups by these). */
 export const ISSUE = {
@@ -75,7 +75,7 @@ export function bulkFigure(label: string, total: number, reps: number): Figure {
           unit: 'MiB/s',
           peerject,
           baseline,
-          ratio: peerject / baseline,
+          ratio: pairedRatio(raw, pj),
           goal,
           note:
             `peer.send({ data: Uint8Array(${total / MiB} MiB) }) until the receiving room's 'message' vs ` +
@@ -118,7 +118,7 @@ export function smallFigure(label: string, count: number, reps: number): Figure 
           unit: 'msg/s',
           peerject,
           baseline,
-          ratio: peerject / baseline,
+          ratio: pairedRatio(raw, pj),
           goal,
           note:
             `${count} × peer.send({ seq, data: Uint8Array(1024) }) issued without awaiting each, vs ${count} raw ` +
@@ -194,7 +194,7 @@ export function roundTripFigure(label: string, blocks: number, perBlock: number)
           unit: 'ms',
           peerject: rpc,
           baseline: raw,
-          ratio: rpc / raw,
+          ratio: pairedRatio(trips.rpc, trips.raw),
           goal: rpcGoal,
           note:
             `await remote.echo(i) (call + pull out, return back) vs 8 bytes sent with ` +
@@ -209,7 +209,7 @@ export function roundTripFigure(label: string, blocks: number, perBlock: number)
           unit: 'ms',
           peerject: chain,
           baseline: rpc,
-          ratio: chain / rpc,
+          ratio: pairedRatio(trips.chain, trips.rpc),
           goal: chainGoal,
           note: `await api.step(i).next(1).done() vs await api.echo(i), in the same interleaved blocks.`,
         },
@@ -240,7 +240,7 @@ export function callRateFigure(label: string, total: number, window: number, rep
           unit: '/s',
           peerject,
           baseline,
-          ratio: peerject / baseline,
+          ratio: pairedRatio(raw, rpc),
           note:
             `${total} await remote.echo(i) in batches of ${window} concurrent calls vs the same number of ` +
             `raw wire pings (8 bytes, echoed) in the same batches. ${reps} alternating reps, ms rpc ` +

@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     },
     figures: [
       ...envFigures('Chromium↔Chromium'),
-      peerJsBinaryFigure(16 * MiB, 3, () => startPeerServer()),
+      peerJsBinaryFigure(16 * MiB, 5, () => startPeerServer()),
       browserAdapterFigure(32 * MiB, 5, () => startPeerServer()),
     ],
   })
@@ -255,7 +255,10 @@ async function main(): Promise<void> {
   const order: string[] = Object.values(ISSUE)
   rows.sort((a, b) => order.indexOf(a.issue) - order.indexOf(b.issue))
   const durationS = (performance.now() - started) / 1000
-  console.log(`\npeerject benchmark — ${durationS.toFixed(0)} s\n`)
+  console.log(
+    `\npeerject benchmark — ${durationS.toFixed(0)} s. peerject/baseline: medians of repetitions; ` +
+      'ratio: median of per-repetition ratios where both are measured back to back.\n',
+  )
   console.log(textTable(rows))
   const missed = rows.filter((row) => met(row) === false)
   const failed = rows.filter((row) => row.failed !== undefined)

@@ -43,3 +43,11 @@ export const MiB = 1024 * 1024
 export function mibPerSecond(bytes: number, ms: number): number {
   return bytes / MiB / (ms / 1000)
 }
+
+/**
+ * Median of per-repetition ratios `numerator[i] / denominator[i]`. Each repetition measures both
+ * sides back to back, so a change in machine load between repetitions cancels out.
+ */
+export function pairedRatio(numerator: readonly number[], denominator: readonly number[]): number {
+  return median(numerator.map((value, i) => value / (denominator[i] ?? Number.NaN)))
+}

@@ -3,10 +3,8 @@
  * (`nodePair` for two, `nodeGroup` for more). Real WebRTC (node-datachannel by default) through
  * the real signaling server.
  *
- * Known flake, retried once (and logged): under CPU load about 1 in 60 node-datachannel pairs
- * fails within milliseconds with ERR_CONNECT ← ERR_PEER_LEFT ← simple-peer ERR_ADD_ICE_CANDIDATE
- * "Got a remote candidate without ICE transport". That is connection setup (src/node.ts,
- * src/transport/), not what the tests using this helper are about.
+ * No retry here: connection attempts that fail early are retried by the mesh itself
+ * (docs/architecture.md, "Connection attempts"); a group that still fails fails the test.
  */
 import { joinRoom } from '../../src/node.js'
 import type { NodeJoinOptions } from '../../src/node.js'
@@ -61,26 +59,16 @@ export async function nodePair(
   }
 }
 
+class GroupFailed extends Error {}
+
 /**
  * Joins one room per entry of `sides` (in order) in a new room name; resolves when every room
- * is connected to every other. Retried once when a connection fails to open (file comment).
+ * is connected to every other, rejects with what was seen when a connection fails.
  */
 export async function nodeGroup(
   signaling: string,
   sides: readonly PairSideOptions[],
 ): Promise<Room[]> {
-  try {
-    return await tryGroup(signaling, sides)
-  } catch (error) {
-    if (!(error instanceof GroupFailed)) throw error
-    console.warn(`[node-pair] retrying once: ${error.message}`)
-    return tryGroup(signaling, sides)
-  }
-}
-
-class GroupFailed extends Error {}
-
-async function tryGroup(signaling: string, sides: readonly PairSideOptions[]): Promise<Room[]> {
   const room = `group-${crypto.randomUUID()}`
   const rooms: Room[] = []
   const leaveAll = (): void => {

@@ -44,27 +44,12 @@ afterAll(async () => {
  * Joins `count` peers into a fresh room (or the room of `into`; options per index) and waits for
  * the full mesh.
  *
- * Connection setup is retried (twice at most) when a link fails with ERR_CONNECT: node-datachannel
- * links set up through simple-peer fail now and then ("Got a remote candidate without ICE
- * transport", a few percent of links; a transport bug reported separately). These tests are about
- * references, so a failed link is rebuilt instead of failing them; rpc failures are never retried.
+ * No retry here: the mesh retries connection attempts that fail early (docs/architecture.md).
  */
 async function group(
   count: number,
   options: (index: number) => Partial<NodeJoinOptions> = () => ({}),
   into: readonly Room[] = [],
-): Promise<Room[]> {
-  for (let attempt = 1; ; attempt++) {
-    const joined = await tryGroup(count, options, into).catch((error: unknown) => error)
-    if (Array.isArray(joined)) return joined as Room[]
-    if (!isPeerjectError(joined, 'ERR_CONNECT') || attempt === 3) throw joined
-  }
-}
-
-async function tryGroup(
-  count: number,
-  options: (index: number) => Partial<NodeJoinOptions>,
-  into: readonly Room[],
 ): Promise<Room[]> {
   const name = into[0]?.name ?? `refs-${crypto.randomUUID()}`
   const joined: Room[] = []
