@@ -12,6 +12,9 @@ import { PeerjectError, formatBytes } from '../errors.js'
 import type { Transport, TransportListener, TransportState } from './transport.js'
 import { DEFAULT_HIGH_WATER_MARK } from './transport.js'
 
+/** Longest wait for queued bytes to leave before a close for an error tears the channel down. */
+const CLOSE_GRACE_MS = 250
+
 /** The part of `RTCDataChannel` this module uses. */
 export interface DataChannelLike {
   readonly bufferedAmount: number
@@ -91,6 +94,24 @@ export class ChannelTransport implements Transport {
   close(reason?: PeerjectError): void {
     if (this.#state === 'closed') return
     this.#finish(reason)
+    if (reason === undefined || this.#channel.bufferedAmount === 0) {
+      this.#teardown()
+      return
+    }
+    // Closing for an error: let what is queued (the wire's ERROR frame telling the peer why) leave
+    // first, for at most CLOSE_GRACE_MS. The transport is already closed for its user.
+    const timer = setTimeout(this.#teardown, CLOSE_GRACE_MS)
+    this.#channel.bufferedAmountLowThreshold = 0
+    this.#channel.addEventListener('bufferedamountlow', () => {
+      clearTimeout(timer)
+      this.#teardown()
+    })
+  }
+
+  #tornDown = false
+  readonly #teardown = (): void => {
+    if (this.#tornDown) return
+    this.#tornDown = true
     try {
       this.#closeUnderlying()
     } catch {
