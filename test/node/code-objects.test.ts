@@ -219,9 +219,7 @@ describe('code objects over real WebRTC', () => {
     )
     // timeoutMs also bounds loading the worker; 2 s leaves room for a loaded 2-core CI machine.
     const timeoutMs = 2_000
-    const mod = keep(
-      await link(b, a).code.run<{ spin(): void; ok(): number }>(id, { timeoutMs }),
-    )
+    const mod = keep(await link(b, a).code.run<{ spin(): void; ok(): number }>(id, { timeoutMs }))
     const started = performance.now()
     const error = await rejection(mod.spin())
     const elapsed = performance.now() - started
