@@ -288,6 +288,11 @@ async function main(): Promise<void> {
   })
 }
 
+// A figure abandoned after its timeout may still reject or throw later (peerject reports listener
+// exceptions as uncaught errors): log it, never let it end the run.
+process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reasonOf(reason)}`))
+process.on('uncaughtException', (error) => log(`uncaught exception: ${reasonOf(error)}`))
+
 main().then(
   () => process.exit(0),
   (error: unknown) => {

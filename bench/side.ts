@@ -12,6 +12,9 @@
  * Times are `performance.timeOrigin + performance.now()`, comparable across the pages of one
  * browser, so a receiver page can stamp the end of a transfer started in the sender page.
  * Every method's arguments and results are plain JSON (they cross `page.evaluate`).
+ *
+ * Slightly over ~400 lines on purpose: every measured role is a method of this one class, because
+ * the orchestrator calls them by name in either environment (bench/env.ts `SideHandle`).
  */
 import type { Connector } from '../src/connector.js'
 import type { PeerId } from '../src/ids.js'
@@ -19,10 +22,15 @@ import type { Peer, Room } from '../src/index.js'
 import { createMeshConnector } from '../src/mesh.js'
 import type { Platform } from '../src/platform.js'
 import type { Transport } from '../src/transport/transport.js'
+import type { ValuePinger } from './pingers.js'
+import {
+  RAW_CHANNEL,
+  createRawPinger,
+  createValuePinger,
+  describe,
+  waitForPeer,
+} from './pingers.js'
 import { benchTarget } from './rpc.js'
-
-/** Wire channel used for raw ping-pong (0–2 are peerject's; the room ignores the others). */
-export const RAW_CHANNEL = 9
 
 /** Now, on a clock shared by the pages of one browser (ms). */
 export function clock(): number {
@@ -402,52 +410,18 @@ export class BenchSide {
     return payload
   }
 
-  /** Raw ping over the wire's spare channel: 8 bytes out, the same 8 bytes echoed back. */
+  /** The raw pinger over the wire's spare channel (one per side: one listener). */
   #rawPinger(peer: Peer): (seq: number) => Promise<void> {
-    this.#pinger ??= this.#createRawPinger(peer)
+    if (this.#pinger === undefined) {
+      const pinger = createRawPinger(peer)
+      this.#offEcho.push(pinger.stop)
+      this.#pinger = pinger.ping
+    }
     return this.#pinger
   }
 
-  #createRawPinger(peer: Peer): (seq: number) => Promise<void> {
-    const waiting = new Map<number, () => void>()
-    this.#offEcho.push(
-      peer.wire.on('message', (channel, bytes) => {
-        if (channel !== RAW_CHANNEL || bytes.byteLength !== 8) return
-        const seq = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0)
-        waiting.get(seq)?.()
-        waiting.delete(seq)
-      }),
-    )
-    return (seq) =>
-      new Promise<void>((resolve, reject) => {
-        const bytes = new Uint8Array(8)
-        new DataView(bytes.buffer).setFloat64(0, seq)
-        waiting.set(seq, resolve)
-        peer.wire.sendMessage(RAW_CHANNEL, bytes).catch(reject)
-      })
-  }
-
-  /** peerject value ping-pong: `{ ping, pad }` out, `{ pong, pad }` back. */
-  #valuePinger(padBytes: number): { ping(): Promise<number>; stop(): void } {
-    const peer = this.#requirePeer()
-    const pad = new Uint8Array(padBytes).fill(1)
-    let seq = 0
-    let waiter: { seq: number; resolve: () => void } | undefined
-    const off = this.room.on('message', (value) => {
-      const pong = (value as { pong?: unknown }).pong
-      if (waiter !== undefined && pong === waiter.seq) waiter.resolve()
-    })
-    return {
-      ping: async () => {
-        const current = seq++
-        const started = performance.now()
-        const back = new Promise<void>((resolve) => (waiter = { seq: current, resolve }))
-        await peer.send({ ping: current, pad })
-        await back
-        return performance.now() - started
-      },
-      stop: off,
-    }
+  #valuePinger(padBytes: number): ValuePinger {
+    return createValuePinger(this.room, this.#requirePeer(), padBytes)
   }
 
   #requirePeer(): Peer {
@@ -464,22 +438,4 @@ export class BenchSide {
     }
     return this.#raw
   }
-}
-
-function describe(error: { code?: string; message: string } | undefined): string {
-  if (error === undefined) return 'clean close'
-  const cause = (error as { cause?: { message?: unknown } }).cause?.message
-  return `${error.code ?? 'Error'} ${error.message}${typeof cause === 'string' ? ` ← ${cause}` : ''}`
-}
-
-function waitForPeer(room: Room, id: PeerId): Promise<Peer> {
-  return new Promise((resolve) => {
-    const found = room.peers.get(id)
-    if (found !== undefined) return resolve(found)
-    const off = room.on('peer', (peer) => {
-      if (peer.id !== id) return
-      off()
-      resolve(peer)
-    })
-  })
 }

@@ -38,9 +38,9 @@ export interface RpcSessionOptions {
   /** The room's codec (class registry, stacks, depth). */
   readonly codec: Codec
   /**
-   * Sends one message to the peer, reliably and in order. The session calls it again only after
-   * the previous promise settled. A rejection with ERR_TOO_LARGE fails that message's operation;
-   * any other rejection closes the session.
+   * Sends one message to the peer, reliably and in the order of the calls (the session calls it
+   * again without waiting for earlier promises). A rejection with ERR_TOO_LARGE fails that
+   * message's operation; any other rejection closes the session.
    */
   readonly send: (bytes: Uint8Array) => Promise<void>
   /** Objects this peer exposes by name (shared by the room's sessions). */
@@ -89,7 +89,8 @@ export class RpcSession {
   readonly #exporter: Exporter
   readonly #importHooks: ExternalHooks
   readonly #outbox: Outgoing[] = []
-  #sending = false
+  /** Messages handed to `send` whose promise has not settled yet. */
+  #unsettled = 0
   #closed: PeerjectError | undefined
 
   constructor(options: RpcSessionOptions) {
@@ -210,7 +211,7 @@ export class RpcSession {
       exports: this.#exporter.size,
       pendingCalls: this.#importer.pending,
       inFlight: this.#exporter.inFlight,
-      queuedMessages: this.#outbox.length,
+      queuedMessages: this.#outbox.length + this.#unsettled,
       closed: this.#closed !== undefined,
     }
   }
@@ -238,38 +239,45 @@ export class RpcSession {
       return
     }
     this.#outbox.push({ bytes, exported, onFailure })
-    if (!this.#sending) this.#flush()
+    this.#flush()
   }
 
+  /**
+   * Hands every queued message to `send` at once, without waiting for earlier ones to settle: the
+   * wire keeps the rpc channel's order and applies flow control, and messages issued together
+   * (a pipelined chain, a call with its pull) then share one frame. Waiting for each send before
+   * the next cost one channel message per rpc message (bench: RPC round trip 2.1× raw ping-pong).
+   */
   #flush(): void {
-    const next = this.#outbox.shift()
-    if (next === undefined || this.#closed !== undefined) {
-      this.#sending = false
-      return
+    for (let next = this.#outbox.shift(); next !== undefined; next = this.#outbox.shift()) {
+      if (this.#closed !== undefined) return
+      const item = next
+      let sent: Promise<void>
+      try {
+        sent = this.#options.send(item.bytes)
+      } catch (error) {
+        sent = Promise.reject(error)
+      }
+      this.#unsettled++
+      sent.then(
+        () => {
+          this.#unsettled--
+        },
+        (error: unknown) => {
+          this.#unsettled--
+          if (error instanceof PeerjectError && error.code === 'ERR_TOO_LARGE') {
+            for (const id of item.exported) this.#exporter.unexport(id)
+            if (item.onFailure !== undefined) item.onFailure(error)
+            else this.#report(error)
+            return
+          }
+          if (this.#closed !== undefined) return
+          const reason = asCoded(error, 'ERR_CLOSED')
+          this.#report(reason)
+          this.close(reason)
+        },
+      )
     }
-    this.#sending = true
-    let sent: Promise<void>
-    try {
-      sent = this.#options.send(next.bytes)
-    } catch (error) {
-      sent = Promise.reject(error)
-    }
-    sent.then(
-      () => this.#flush(),
-      (error: unknown) => {
-        if (error instanceof PeerjectError && error.code === 'ERR_TOO_LARGE') {
-          for (const id of next.exported) this.#exporter.unexport(id)
-          if (next.onFailure !== undefined) next.onFailure(error)
-          else this.#report(error)
-          this.#flush()
-          return
-        }
-        this.#sending = false
-        const reason = asCoded(error, 'ERR_CLOSED')
-        this.#report(reason)
-        this.close(reason)
-      },
-    )
   }
 
   /**
