@@ -8,8 +8,6 @@ import { createServer as createHttpServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { createServer } from 'vite'
-import type { ViteDevServer } from 'vite'
 import type { Page } from 'playwright-core'
 import { joinRoom } from '../../src/node.js'
 import { createMemoryStore } from '../../src/index.js'
@@ -20,6 +18,8 @@ import { startSignaling } from '../helpers/signaling.js'
 import { startBrowser } from '../helpers/browser.js'
 import type { BrowserFixture } from '../helpers/browser.js'
 import { waitForPeers } from '../helpers/events.js'
+import { startDemoServer } from '../helpers/demo-server.js'
+import type { DemoServer } from '../helpers/demo-server.js'
 
 // The demo's Node peer imports the built package; here it runs against the sources.
 vi.mock('../../dist/src/node.js', () => import('../../src/node.js'))
@@ -29,11 +29,10 @@ interface DemoPeerModule {
   readonly SAMPLE_RESULT: string
 }
 const DEMO_PEER = new URL('../../scripts/demo-peer.js', import.meta.url).pathname
-const VITE_CONFIG = new URL('../../vite.config.ts', import.meta.url).pathname
 
 let server: SignalingServer
 let fixture: BrowserFixture
-let demo: ViteDevServer
+let demo: DemoServer
 let demoPeer: DemoPeerModule
 /** Counts every TCP connection and HTTP request that reaches it. */
 let trap: { server: Server; url: string; hits: number }
@@ -49,26 +48,17 @@ beforeAll(async () => {
   http.on('connection', () => trap.hits++)
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   trap = { server: http, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`, hits: 0 }
-  demo = await createServer({
-    configFile: VITE_CONFIG,
-    // Its own dependency cache: sharing node_modules/.vite with the test page server (another
-    // config) makes each server's optimized dependencies outdated for the other's pages.
-    cacheDir: new URL('../../node_modules/.vite-demo-test', import.meta.url).pathname,
-    server: { port: 0, host: '127.0.0.1', strictPort: false, hmr: false },
-    logLevel: 'error',
-    clearScreen: false,
-  })
-  ;[server, fixture, demoPeer] = await Promise.all([
+  ;[server, fixture, demoPeer, demo] = await Promise.all([
     startSignaling(),
     startBrowser(),
     import(/* @vite-ignore */ DEMO_PEER) as Promise<DemoPeerModule>,
-    demo.listen(),
+    startDemoServer(),
   ])
 })
 afterAll(async () => {
   for (const room of rooms) room.leave()
   await fixture?.close()
-  await demo?.close()
+  await demo?.vite.close()
   await new Promise((resolve) => trap?.server.close(resolve))
   await server?.close()
 })
@@ -233,12 +223,7 @@ describe('code objects in Chromium', () => {
     const room = `code-demo-${crypto.randomUUID()}`
     const node = await startNodePeer(room)
     const sample = await idNamed(node, 'sample')
-    const address = demo.httpServer?.address() as AddressInfo
-    const context = await fixture.browser.newContext()
-    const page = await context.newPage()
-    page.on('pageerror', (error) => console.error('[demo page error]', error.message))
-    const query = new URLSearchParams({ room, signaling: server.url })
-    await page.goto(`http://127.0.0.1:${address.port}/?${query.toString()}`)
+    const { page } = await demo.open(fixture.browser, room, server.url)
 
     const registry = page.locator(`[data-peer-registry="${node.self}"]`)
     const runSample = registry.locator(`tr[data-code-id="${sample}"] [data-action="run"]`)
@@ -290,6 +275,6 @@ describe('code objects in Chromium', () => {
     } finally {
       mod.dispose()
     }
-    await context.close()
+    await page.context().close()
   })
 })

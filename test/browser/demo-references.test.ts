@@ -6,8 +6,6 @@
  * up on A through the callback; A edits B's board.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createServer } from 'vite'
-import type { ViteDevServer } from 'vite'
 import type { Browser, Page } from 'playwright-core'
 import { joinRoom } from '../../src/node.js'
 import type { Room } from '../../src/index.js'
@@ -16,55 +14,30 @@ import type { SignalingServer } from '../../signaling/index.js'
 import { startSignaling } from '../helpers/signaling.js'
 import { launchChromium } from '../helpers/chromium.js'
 import { waitForPeers } from '../helpers/events.js'
+import { startDemoServer } from '../helpers/demo-server.js'
+import type { DemoServer } from '../helpers/demo-server.js'
 
 let server: SignalingServer
-let vite: ViteDevServer
+let demo: DemoServer
 let browser: Browser
-let demoUrl: string
 let node: Room | undefined
 
 beforeAll(async () => {
-  const started = await Promise.all([
+  ;[server, demo, browser] = await Promise.all([
     startSignaling(),
-    createServer({
-      configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
-      root: new URL('../../demo', import.meta.url).pathname,
-      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
-      // Its own dependency cache (another config's optimized deps would be outdated here), and
-      // simple-peer's bundle optimized up front: discovered late, it would reload the pages.
-      cacheDir: new URL('../../node_modules/.vite-demo-refs-test', import.meta.url).pathname,
-      optimizeDeps: { include: ['simple-peer/simplepeer.min.js'] },
-      logLevel: 'error',
-      clearScreen: false,
-    }),
+    startDemoServer(),
     launchChromium(),
   ])
-  ;[server, vite, browser] = started
-  await vite.listen()
-  const address = vite.httpServer?.address()
-  if (address === null || address === undefined || typeof address === 'string') {
-    throw new Error('the demo server has no address')
-  }
-  demoUrl = `http://127.0.0.1:${address.port}/`
 })
 afterAll(async () => {
   node?.leave()
   await browser?.close()
-  await vite?.close()
+  await demo?.vite.close()
   await server?.close()
 })
 
-async function openDemo(room: string): Promise<{ page: Page; id: PeerId }> {
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  page.on('pageerror', (error) => console.error('[demo page error]', error.message))
-  const query = new URLSearchParams({ room, signaling: server.url })
-  await page.goto(`${demoUrl}?${query}`)
-  await page.waitForFunction(() =>
-    /^[0-9a-f-]{36}$/.test(document.getElementById('self-id')?.textContent ?? ''),
-  )
-  const id = (await page.textContent('#self-id')) as PeerId
-  return { page, id }
+function openDemo(room: string): Promise<{ page: Page; id: PeerId }> {
+  return demo.open(browser, room, server.url)
 }
 
 /** Picks `peer` in the panel's peer list and waits until its counter is shown. */
