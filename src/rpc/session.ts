@@ -89,6 +89,8 @@ export class RpcSession {
   readonly #exporter: Exporter
   readonly #importHooks: ExternalHooks
   readonly #outbox: Outgoing[] = []
+  #releaseTimer: ReturnType<typeof setTimeout> | undefined
+  #flushScheduled = false
   /** Messages handed to `send` whose promise has not settled yet. */
   #unsettled = 0
   #closed: PeerjectError | undefined
@@ -187,6 +189,7 @@ export class RpcSession {
    */
   close(reason: PeerjectError): void {
     if (this.#closed !== undefined) return
+    clearTimeout(this.#releaseTimer)
     const left =
       reason.code === 'ERR_PEER_LEFT'
         ? reason
@@ -239,7 +242,27 @@ export class RpcSession {
       return
     }
     this.#outbox.push({ bytes, exported, onFailure })
-    this.#flush()
+    if (message[0] !== 'release') {
+      // Flush two microtask hops later, so what the caller's own `await` adds (the `pull` that
+      // `await stub.method()` issues from `then`, one hop after the call) leaves in the same frame.
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        queueMicrotask(() =>
+          queueMicrotask(() => {
+            this.#flushScheduled = false
+            this.#flush()
+          }),
+        )
+      }
+      return
+    }
+    // A release is never urgent: it waits (at most until the next macrotask) to travel with the
+    // next message, e.g. the next call of a loop, instead of costing a data channel message of
+    // its own. Delaying a release is always safe; it is never sent before what preceded it.
+    this.#releaseTimer ??= setTimeout(() => {
+      this.#releaseTimer = undefined
+      this.#flush()
+    }, 0)
   }
 
   /**
