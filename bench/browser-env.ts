@@ -7,12 +7,11 @@
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
-import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { createServer } from 'vite'
 import type { ViteDevServer } from 'vite'
 
-import { CHROMIUM_PATH } from '../test/helpers/chromium.js'
+import { launchChromium } from '../test/helpers/chromium.js'
 import type { Env, SideHandle } from './env.js'
 import { pair } from './env.js'
 
@@ -31,24 +30,12 @@ export async function startBrowsers(): Promise<Browsers> {
   const server = await startPageServer()
   let browser: Browser
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-        // Two pages measure against each other: neither may be throttled as a background tab.
-        '--disable-background-timer-throttling',
-        '--disable-renderer-backgrounding',
-        '--disable-backgrounding-occluded-windows',
-      ],
-    })
+    // Two pages measure against each other: neither may be throttled as a background tab.
+    browser = await launchChromium([
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ])
   } catch (error) {
     await server.server.close()
     throw error

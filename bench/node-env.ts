@@ -6,42 +6,15 @@ import { randomUUID } from 'node:crypto'
 
 import { joinRoom } from '../src/node.js'
 import type { PeerJsServerOptions, Room } from '../src/node.js'
-import type { Platform, WebRtcImplementation } from '../src/platform.js'
+import { loadNodePlatform } from '../src/node-platform.js'
+import type { Platform } from '../src/platform.js'
 import type { Env } from './env.js'
 import { localHandle, pair } from './env.js'
 import { BenchSide } from './side.js'
 
-/**
- * The platform `joinRoom` builds for node-datachannel (src/node.ts keeps its own private): the
- * raw baseline connector must run on the very same implementation and message size.
- */
-export async function nodePlatform(): Promise<Platform> {
-  const { WebSocket } = await import('ws')
-  const ndc = (await import('node-datachannel/polyfill')) as unknown as WebRtcImplementation
-  const Base = ndc.RTCPeerConnection as unknown as new (configuration?: RTCConfiguration) => {
-    createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>
-    createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
-  }
-  // node-datachannel's descriptions are read-only; simple-peer edits them (as in src/node.ts).
-  class PlainDescriptionPeerConnection extends Base {
-    override async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
-      const description = await super.createOffer(options)
-      return { type: description.type, sdp: description.sdp ?? '' }
-    }
-    override async createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit> {
-      const description = await super.createAnswer(options)
-      return { type: description.type, sdp: description.sdp ?? '' }
-    }
-  }
-  return {
-    name: 'node',
-    webrtc: {
-      ...ndc,
-      RTCPeerConnection: PlainDescriptionPeerConnection as typeof RTCPeerConnection,
-    },
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    maxChannelMessageSize: 256 * 1024,
-  }
+/** The platform `joinRoom` builds for node-datachannel: the raw baseline runs on the same one. */
+export function nodePlatform(): Promise<Platform> {
+  return loadNodePlatform('node-datachannel')
 }
 
 /**

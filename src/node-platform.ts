@@ -1,0 +1,76 @@
+/**
+ * The Node platform: where WebRTC and WebSocket come from in Node. Internal to `src/node.ts` (and
+ * the bench, which must measure its raw baseline on the very same implementation).
+ */
+import { WebSocket as NodeWebSocket } from 'ws'
+import { PeerjectError } from './errors.js'
+import type { Platform, WebRtcImplementation } from './platform.js'
+
+/** Which Node WebRTC implementation to use, or your own (same shape as `wrtc`). */
+export type NodeWebRtc = 'node-datachannel' | 'wrtc' | WebRtcImplementation
+
+/**
+ * Adapts node-datachannel's RTCPeerConnection to what simple-peer expects of a browser's:
+ * its session descriptions are read-only objects, and simple-peer edits them: hand out plain
+ * `{ type, sdp }` copies. (Occasional early failures of node-datachannel connections are retried
+ * by the mesh: see docs/architecture.md, "Connection attempts".)
+ */
+function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementation {
+  // The DOM typings declare legacy callback overloads; only the promise forms exist here.
+  const Base = impl.RTCPeerConnection as unknown as new (configuration?: RTCConfiguration) => {
+    createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>
+    createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
+  }
+  class NodeDataChannelPeerConnection extends Base {
+    override async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
+      const description = await super.createOffer(options)
+      return { type: description.type, sdp: description.sdp ?? '' }
+    }
+    override async createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit> {
+      const description = await super.createAnswer(options)
+      return { type: description.type, sdp: description.sdp ?? '' }
+    }
+  }
+  return { ...impl, RTCPeerConnection: NodeDataChannelPeerConnection as typeof RTCPeerConnection }
+}
+
+/** The Node platform for `choice` (default node-datachannel). Internal: used by `src/node.ts` and the bench. */
+export async function loadNodePlatform(choice: NodeWebRtc | undefined): Promise<Platform> {
+  if (typeof choice === 'object') {
+    return {
+      name: 'node',
+      webrtc: choice,
+      WebSocket: NodeWebSocket as unknown as typeof WebSocket,
+      maxChannelMessageSize: 256 * 1024,
+    }
+  }
+  if (choice === 'wrtc') {
+    let wrtc: WebRtcImplementation
+    try {
+      const module = (await import('@roamhq/wrtc')) as { default: WebRtcImplementation }
+      wrtc = module.default
+    } catch (error) {
+      throw new PeerjectError(
+        'ERR_CONNECT',
+        'joinRoom({ webrtc: "wrtc" }) needs @roamhq/wrtc: npm install @roamhq/wrtc',
+        { cause: error },
+      )
+    }
+    // @roamhq/wrtc never fires `bufferedamountlow` (poll instead) and silently closes a channel on
+    // a message over 256 KiB (stay at 128 KiB).
+    return {
+      name: 'node',
+      webrtc: wrtc,
+      WebSocket: NodeWebSocket as unknown as typeof WebSocket,
+      bufferedAmountPollMs: 5,
+      maxChannelMessageSize: 128 * 1024,
+    }
+  }
+  const ndc = (await import('node-datachannel/polyfill')) as unknown as WebRtcImplementation
+  return {
+    name: 'node',
+    webrtc: nodeDataChannelAdapter(ndc),
+    WebSocket: NodeWebSocket as unknown as typeof WebSocket,
+    maxChannelMessageSize: 256 * 1024,
+  }
+}
