@@ -71,7 +71,7 @@ function browserPlatform(): Platform {
  * room.on('peer', (peer) => peer.send({ hello: 'world' }))
  * room.on('message', (value, from) => console.log(from.id, value))
  */
-export function joinRoom(options: JoinOptions): Promise<Room> {
+export async function joinRoom(options: JoinOptions): Promise<Room> {
   return join(options, {
     platform: browserPlatform(),
     codeRuntime: async (code) => ({

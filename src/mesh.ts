@@ -64,6 +64,8 @@ interface Link {
 class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   readonly #options: MeshOptions
   readonly #links = new Map<PeerId, Link>()
+  /** Peers given up on (`failed` emitted): ignored until signaling reports them gone. */
+  readonly #failed = new Set<PeerId>()
   /**
    * Open connections: so a peer that signaling reports gone is closed at once, and so late
    * signals of the attempt that opened (trailing candidates) reach it instead of starting anew.
@@ -131,6 +133,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   /** Starts tracking `peer`: the offering side opens attempt 1 at once, the other waits for it. */
   #link(peer: PeerId): Link | undefined {
     if (this.#closed || this.#self === undefined || peer === this.#self) return undefined
+    if (this.#failed.has(peer) || this.#open.get(peer)?.transport.state === 'open') return undefined
     const existing = this.#links.get(peer)
     if (existing !== undefined) return existing
     const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
@@ -170,6 +173,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
     if (signal.gen < link.gen) return // a late message of an earlier attempt
     if (signal.gen > link.gen) {
       if (link.initiator) return // only this side starts attempts
+      if (link.attempts >= MAX_ATTEMPTS) return
       link.connection?.destroy()
       this.#attempt(from, link, signal.gen)
     }
@@ -233,6 +237,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   #fail(peer: PeerId, link: Link, reason: PeerjectError): void {
     if (this.#links.get(peer) !== link) return
     this.#links.delete(peer)
+    this.#failed.add(peer)
     clearTimeout(link.deadline)
     link.connection?.destroy()
     this.emit(
@@ -245,6 +250,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   }
 
   #drop(peer: PeerId): void {
+    this.#failed.delete(peer)
     const link = this.#links.get(peer)
     if (link === undefined) {
       const open = this.#open.get(peer)

@@ -133,6 +133,14 @@ export class Peer {
    * in transit arrives first. Values that each fit one frame (256 KiB) keep their sending order.
    */
   async send(value: unknown, options: PeerSendOptions = {}): Promise<void> {
+    return this.sendValue(value, options, false)
+  }
+
+  /**
+   * @internal `send`, or one peer's part of `room.broadcast` (`shared`): a byte stream can be read
+   * only once, so a value shared by several sends must not contain one.
+   */
+  async sendValue(value: unknown, options: PeerSendOptions, shared: boolean): Promise<void> {
     if (this.#closed !== undefined) throw this.#leftError()
     if (options.signal?.aborted === true) {
       throw new PeerjectError('ERR_ABORTED', 'the send was aborted before it started')
@@ -146,6 +154,7 @@ export class Peer {
             `${path} is a ${kind === 'function' ? 'function' : 'by-reference object'}; peer.send carries values only: expose it with room.expose() and resolve it on the other side`,
           )
         }
+        if (shared) throw broadcastStreamError(path)
         const out = this.wire.openStream(CHANNEL.values)
         // The codec classified it as a stream: a ReadableStream or an async iterable.
         streams.push({ source: exported as ByteSource, out })
@@ -153,6 +162,7 @@ export class Peer {
       },
       import: () => undefined,
     }
+    if (shared && isAsyncIterable(value)) throw broadcastStreamError('value')
     const root = isAsyncIterable(value) ? iterableToStream(value) : value
     // Values keep no order among themselves: each is delivered when its last byte arrives, so a
     // small value is never stuck behind a large one (docs/protocol.md, "Order").
@@ -169,8 +179,13 @@ export class Peer {
       const reason = asPeerjectError(error)
       for (const { source, out } of streams) {
         out.abort(reason)
-        if (source instanceof ReadableStream && !source.locked) {
-          source.cancel(reason).catch(() => undefined)
+        if (source instanceof ReadableStream) {
+          if (!source.locked) source.cancel(reason).catch(() => undefined)
+        } else {
+          // An async iterable: let its `finally` blocks run.
+          source[Symbol.asyncIterator]()
+            .return?.(reason)
+            ?.catch(() => undefined)
         }
       }
       throw error
@@ -205,10 +220,22 @@ export class Peer {
   }
 
   #leftError(): PeerjectError {
+    if (this.#closed?.code === 'ERR_CLOSED') {
+      return new PeerjectError('ERR_CLOSED', 'you left the room; join again to talk to this peer', {
+        cause: this.#closed,
+      })
+    }
     return new PeerjectError('ERR_PEER_LEFT', `peer ${this.id} has left the room`, {
       cause: this.#closed,
     })
   }
+}
+
+function broadcastStreamError(path: string): PeerjectError {
+  return new PeerjectError(
+    'ERR_UNSERIALIZABLE',
+    `${path} is a byte stream; a stream can be read once, so room.broadcast cannot send it to several peers: send it to each peer with peer.send (tee() a ReadableStream to copy it)`,
+  )
 }
 
 /** What crosses as a byte stream. */

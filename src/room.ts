@@ -142,9 +142,36 @@ export class Room extends Emitter<RoomEvents> {
     return [...this.#exports.names()]
   }
 
-  /** Sends `value` to every connected peer; resolves when all sends resolved. */
+  /**
+   * Sends `value` to every connected peer; resolves when all sends resolved. `onProgress` reports
+   * the sum over all peers. Byte streams cannot be broadcast (a stream is read once): ERR_UNSERIALIZABLE.
+   */
   async broadcast(value: unknown, options: PeerSendOptions = {}): Promise<void> {
-    await Promise.all([...this.#peers.values()].map((peer) => peer.send(value, options)))
+    const peers = [...this.#peers.values()]
+    const { onProgress } = options
+    const sent = new Array<number>(peers.length).fill(0)
+    const totals = new Array<number>(peers.length).fill(0)
+    const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
+    await Promise.all(
+      peers.map((peer, index) =>
+        peer.sendValue(
+          value,
+          {
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            ...(onProgress === undefined
+              ? {}
+              : {
+                  onProgress: (bytes: number, total: number) => {
+                    sent[index] = bytes
+                    totals[index] = total
+                    onProgress(sum(sent), sum(totals))
+                  },
+                }),
+          },
+          peers.length > 1,
+        ),
+      ),
+    )
   }
 
   /**
@@ -154,29 +181,33 @@ export class Room extends Emitter<RoomEvents> {
    */
   messages(): AsyncIterableIterator<RoomMessage> {
     const queue: RoomMessage[] = []
-    let wake: (() => void) | undefined
-    let done = false
-    const offMessage = this.on('message', (value, from) => {
-      queue.push({ value, from })
-      wake?.()
-    })
+    const waiters: Array<(result: IteratorResult<RoomMessage, undefined>) => void> = []
+    let done = this.#left
     const finish = (): void => {
+      if (done) return
       done = true
       offMessage()
-      wake?.()
+      this.#onLeave.delete(finish)
+      for (const waiter of waiters.splice(0)) waiter({ value: undefined, done: true })
     }
-    this.#onLeave.add(finish)
+    const offMessage = done
+      ? () => undefined
+      : this.on('message', (value, from) => {
+          const waiter = waiters.shift()
+          if (waiter !== undefined) waiter({ value: { value, from }, done: false })
+          else queue.push({ value, from })
+        })
+    if (!done) this.#onLeave.add(finish)
     const iterator: AsyncIterableIterator<RoomMessage> = {
-      next: async () => {
-        while (queue.length === 0 && !done) await new Promise<void>((resolve) => (wake = resolve))
-        wake = undefined
+      next: () => {
         const item = queue.shift()
-        return item === undefined ? { value: undefined, done: true } : { value: item, done: false }
+        if (item !== undefined) return Promise.resolve({ value: item, done: false })
+        if (done) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => waiters.push(resolve))
       },
-      return: async () => {
+      return: () => {
         finish()
-        this.#onLeave.delete(finish)
-        return { value: undefined, done: true }
+        return Promise.resolve({ value: undefined, done: true })
       },
       [Symbol.asyncIterator]: () => iterator,
     }
@@ -208,10 +239,26 @@ export class Room extends Emitter<RoomEvents> {
       transport.close()
       return
     }
-    const wire = new WireSession(
-      transport,
-      this.#init.wireLimits === undefined ? {} : { limits: this.#init.wireLimits },
-    )
+    let wire: WireSession
+    try {
+      wire = new WireSession(
+        transport,
+        this.#init.wireLimits === undefined ? {} : { limits: this.#init.wireLimits },
+      )
+    } catch (error) {
+      // E.g. a peer advertising a channel too small to carry frames: refuse that peer only.
+      const reason = new PeerjectError(
+        'ERR_CONNECT',
+        `cannot talk to peer ${id}: ${String(error)}`,
+        {
+          cause: error,
+        },
+      )
+      transport.close(reason)
+      this.emit('error', reason)
+      this.emit('leave', id, reason)
+      return
+    }
     const peer = new Peer(id, wire, this.#codec)
     // Messages that overtake our own `ready` continuation wait here, in order.
     let early: Array<[number, Uint8Array]> | undefined = []
@@ -257,13 +304,13 @@ export class Room extends Emitter<RoomEvents> {
         for (const [channel, bytes] of waiting) deliver(channel, bytes)
       },
       (error: unknown) => {
-        if (this.#left || peer.state === 'closed') return
-        this.emit(
-          'error',
-          error instanceof PeerjectError
-            ? error
-            : new PeerjectError('ERR_CONNECT', `handshake with ${id} failed`, { cause: error }),
-        )
+        if (this.#left) return
+        // Announced but never ready: an error and a leave, as for a connection that never opened.
+        const reason = new PeerjectError('ERR_CONNECT', `the handshake with peer ${id} failed`, {
+          cause: error,
+        })
+        this.emit('error', error instanceof PeerjectError ? error : reason)
+        this.emit('leave', id, reason)
       },
     )
   }

@@ -1,0 +1,174 @@
+/**
+ * The room over memory transports (a fake connector): presence and the values API's edge cases —
+ * messages() iterators, broadcast rules, handshake failures, a peer advertising an unusable
+ * channel, and error codes after leaving. The same behaviour over real WebRTC is in test/node/.
+ */
+import { describe, expect, it } from 'vitest'
+import { Room } from '../../src/room.js'
+import { Emitter } from '../../src/emitter.js'
+import type { ConnectorEvents } from '../../src/connector.js'
+import { ClassRegistry, Codec } from '../../src/codec/index.js'
+import { CodeService, createMemoryStore } from '../../src/code/index.js'
+import type { WorkerHost } from '../../src/code/index.js'
+import { createMemoryTransportPair } from '../../src/transport/memory.js'
+import type { Transport } from '../../src/transport/transport.js'
+import type { PeerId } from '../../src/ids.js'
+import type { Peer } from '../../src/peer.js'
+import { PeerjectError } from '../../src/errors.js'
+
+class FakeConnector extends Emitter<ConnectorEvents> {
+  constructor(readonly self: PeerId) {
+    super()
+  }
+  async start(): Promise<PeerId> {
+    return this.self
+  }
+  close(): void {}
+  open(peer: PeerId, transport: Transport): void {
+    this.emit('open', peer, transport)
+  }
+}
+
+const noWorkers: WorkerHost = {
+  start: () => Promise.reject(new PeerjectError('ERR_CODE_LOAD', 'no workers in this test')),
+}
+
+function makeRoom(self: string, wireLimits = {}): { room: Room; connector: FakeConnector } {
+  const classes = new ClassRegistry()
+  const codec = new Codec({ classes })
+  const code = new CodeService({ codec, host: noWorkers, store: createMemoryStore() })
+  const connector = new FakeConnector(self as PeerId)
+  const room = new Room({ name: 'r', connector, codec, classes, code, wireLimits })
+  return { room, connector }
+}
+
+/** Connects two rooms; resolves when each has the other as a peer. */
+async function link(
+  x: ReturnType<typeof makeRoom>,
+  y: ReturnType<typeof makeRoom>,
+): Promise<[Peer, Peer]> {
+  const [ta, tb] = createMemoryTransportPair()
+  const ready = (room: Room, id: PeerId): Promise<Peer> =>
+    new Promise((resolve) => {
+      const off = room.on('peer', (peer) => {
+        if (peer.id !== id) return
+        off()
+        resolve(peer)
+      })
+    })
+  const both = Promise.all([ready(x.room, y.connector.self), ready(y.room, x.connector.self)])
+  x.connector.open(y.connector.self, ta)
+  y.connector.open(x.connector.self, tb)
+  return both
+}
+
+describe('room.messages()', () => {
+  it('ends at once when created after leave()', async () => {
+    const { room } = makeRoom('x')
+    room.leave()
+    expect(await room.messages().next()).toEqual({ value: undefined, done: true })
+  })
+
+  it('serves concurrent next() calls in order and ends them all on leave', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b')
+    await link(a, b)
+    const messages = b.room.messages()
+    const first = messages.next()
+    const second = messages.next()
+    const third = messages.next()
+    await a.room.broadcast('m1')
+    await a.room.broadcast('m2')
+    expect((await first).value?.value).toBe('m1')
+    expect((await second).value?.value).toBe('m2')
+    b.room.leave()
+    expect(await third).toEqual({ value: undefined, done: true })
+  })
+})
+
+describe('room.broadcast', () => {
+  it('refuses a byte stream for several peers, before sending anything', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b')
+    const c = makeRoom('c')
+    await link(a, b)
+    await link(a, c)
+    const received: unknown[] = []
+    b.room.on('message', (value) => received.push(value))
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array([1])
+    }
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([1, 2]))
+        controller.close()
+      },
+    })
+    for (const value of [chunks(), { body: stream }]) {
+      const error = await a.room.broadcast(value).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(PeerjectError)
+      expect((error as PeerjectError).code).toBe('ERR_UNSERIALIZABLE')
+    }
+    expect(stream.locked).toBe(false)
+    await a.room.broadcast('after') // the sessions are fine
+    await new Promise<void>((resolve) => b.room.once('message', () => resolve()))
+    expect(received).toEqual(['after'])
+  })
+
+  it('reports progress summed over the peers, monotonic, ending at the total', async () => {
+    const a = makeRoom('a')
+    await link(a, makeRoom('b'))
+    await link(a, makeRoom('c'))
+    const seen: Array<[number, number]> = []
+    await a.room.broadcast(new Uint8Array(600 * 1024), {
+      onProgress: (sent, total) => seen.push([sent, total]),
+    })
+    const last = seen.at(-1) as [number, number]
+    expect(last[0]).toBe(last[1])
+    expect(last[1]).toBeGreaterThan(2 * 600 * 1024)
+    for (let i = 1; i < seen.length; i++) {
+      expect((seen[i] as [number, number])[0]).toBeGreaterThanOrEqual(
+        (seen[i - 1] as [number, number])[0],
+      )
+    }
+  })
+})
+
+describe('presence edge cases', () => {
+  it('a peer whose handshake never completes gives an error and a leave', async () => {
+    const { room, connector } = makeRoom('a', { helloTimeoutMs: 50 })
+    const [ta] = createMemoryTransportPair() // the other end never speaks
+    const events: string[] = []
+    const left = new Promise<unknown>((resolve) =>
+      room.on('leave', (peer, reason) => {
+        events.push('leave')
+        resolve({ peer, code: reason?.code })
+      }),
+    )
+    room.on('error', () => events.push('error'))
+    connector.open('silent' as PeerId, ta)
+    expect(await left).toEqual({ peer: 'silent', code: 'ERR_CONNECT' })
+    expect(events).toEqual(['error', 'leave'])
+    expect(room.peers.size).toBe(0)
+  })
+
+  it('a peer advertising a channel too small for frames is refused without a crash', async () => {
+    const { room, connector } = makeRoom('a')
+    const [ta] = createMemoryTransportPair({ maxMessageSize: 100 })
+    const left = new Promise<unknown>((resolve) =>
+      room.on('leave', (peer, reason) => resolve({ peer, code: reason?.code })),
+    )
+    connector.open('tiny' as PeerId, ta)
+    expect(await left).toEqual({ peer: 'tiny', code: 'ERR_CONNECT' })
+    expect(ta.state).toBe('closed')
+  })
+
+  it('after your own leave(), peer operations reject ERR_CLOSED (not ERR_PEER_LEFT)', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b')
+    const [toB] = await link(a, b)
+    a.room.leave()
+    const error = await toB.send(1).catch((e: unknown) => e)
+    expect((error as PeerjectError).code).toBe('ERR_CLOSED')
+  })
+})
