@@ -19,6 +19,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One file at a time: the real-WebRTC and Chromium files each start browsers, servers and
+    // peers; two at once on a 2-core CI machine starve connection setup (seen: a Chromium↔Node
+    // link not ready within its deadline). Serial costs about a minute and removes that flake.
+    fileParallelism: false,
     typecheck: {
       enabled: true,
       include: ['test/types/**/*.test-d.ts'],

@@ -30,12 +30,15 @@ export function run() {
 export const SAMPLE_RESULT = 'Hello, from the Node peer! The first primes: 2, 3, 5, 7, 11.'
 
 /**
- * Joins `room` as a Node peer and publishes the sample; returns the room.
+ * Joins `room` as a Node peer and publishes the sample; returns the room. `shared` objects (the
+ * demo's counter and board, see demo/shared-objects.ts) are exposed by name when given.
  * @param {string} signaling
  * @param {string} room
+ * @param {Record<string, object>} [shared]
  */
-export async function startDemoPeer(signaling, room) {
+export async function startDemoPeer(signaling, room, shared = {}) {
   const joined = await joinRoom({ signaling, room, code: { store: createMemoryStore() } })
+  for (const [name, object] of Object.entries(shared)) joined.expose(name, object)
   joined.on('message', (value, from) => {
     if (value && value.kind === 'text') {
       void from.send({ kind: 'text', text: `node peer echoes: ${value.text}` }).catch(() => {})

@@ -16,7 +16,12 @@ const vite = await createServer({
 })
 await vite.listen()
 const pageUrl = vite.resolvedUrls?.local[0] ?? `http://127.0.0.1:${vite.config.server.port}/`
-const peer = await startDemoPeer(signaling.url, 'demo')
+// The Node peer exposes the same counter and board classes as the pages (loaded through Vite).
+const { SharedBoard, SharedCounter } = await vite.ssrLoadModule('/shared-objects.ts')
+const peer = await startDemoPeer(signaling.url, 'demo', {
+  counter: new SharedCounter(),
+  board: new SharedBoard(),
+})
 
 console.log(`peerject signaling server: ${signaling.url}`)
 console.log(`demo page: ${pageUrl}?room=demo   (open it in two tabs)`)
