@@ -269,7 +269,10 @@ function safeLogger(logger: ((event: SignalingLogEvent) => void) | undefined): L
   }
 }
 
-/** `65536` → `64 KiB`. */
+/**
+ * `65536` → `64 KiB`. The same as `formatBytes` in src/errors.ts, on purpose: the server never
+ * imports `src/` (DESIGN.md), and six lines do not earn a shared package.
+ */
 function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB'] as const
   let value = bytes
