@@ -15,6 +15,7 @@ import type { CodeMetadata, CodeOptions, CodeStore, Peer, Room } from '../../src
 import type { SignalingServer } from '../../signaling/index.js'
 import { startSignaling } from '../helpers/signaling.js'
 import { waitForPeers } from '../helpers/events.js'
+import { rejection } from '../helpers/rejection.js'
 
 let server: SignalingServer
 /** Counts every TCP connection and HTTP request a code object might make. */
@@ -89,16 +90,6 @@ function link(from: Room, to: Room): Peer {
 function keep<T extends { dispose(): void }>(code: T): T {
   running.push(code)
   return code
-}
-
-/** Resolves with the error `promise` rejects with (fails if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error as Error & { code?: string },
-  )
 }
 
 const DEP = `export function shout(text) { return text.toUpperCase() + '!' }`

@@ -38,6 +38,7 @@ import type { SignalingServer } from '../../signaling/index.js'
 import { nextMessage, waitForPeers } from '../helpers/events.js'
 import { nodePair } from '../helpers/node-pair.js'
 import { startSignaling } from '../helpers/signaling.js'
+import { prng } from '../helpers/prng.js'
 
 const KiB = 1024
 
@@ -155,21 +156,6 @@ function reasonCode(frame: Uint8Array, at: number): string {
   return String.fromCharCode(...frame.subarray(at + 1, at + 1 + length))
 }
 
-/** xorshift32: a reproducible stream of test inputs (not for anything secret). */
-function prng(seed: number) {
-  let state = seed >>> 0 || 1
-  const next = (): number => {
-    state ^= state << 13
-    state >>>= 0
-    state ^= state >>> 17
-    state ^= state << 5
-    state >>>= 0
-    return state
-  }
-  const below = (n: number): number => next() % n
-  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => next() & 0xff)
-  return { next, below, bytes }
-}
 type Prng = ReturnType<typeof prng>
 
 function dataFrame(

@@ -27,6 +27,7 @@ import { isPeerjectError, type PeerjectError } from '../../src/errors.js'
 import type { SignalingServer } from '../../signaling/index.js'
 import { startSignaling } from '../helpers/signaling.js'
 import { waitForLeave, waitForPeers } from '../helpers/events.js'
+import { rejection as failure } from '../helpers/rejection.js'
 
 const RPC = 1
 let server: SignalingServer
@@ -90,16 +91,6 @@ function link(from: Room, to: Room): Peer {
   const peer = from.peers.get(to.self)
   if (peer === undefined) throw new Error(`${from.self} is not connected to ${to.self}`)
   return peer
-}
-
-/** The rejection of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
-function failure(promise: PromiseLike<unknown>): Promise<unknown> {
-  return Promise.resolve(promise).then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error,
-  )
 }
 
 /** A stub's member by name, past what its type allows (names a peer must not reach). */

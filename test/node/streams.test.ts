@@ -14,6 +14,7 @@ import { nextMessage } from '../helpers/events.js'
 import { nodePair } from '../helpers/node-pair.js'
 import type { NodePair } from '../helpers/node-pair.js'
 import { startSignaling } from '../helpers/signaling.js'
+import { rejection } from '../helpers/rejection.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -95,13 +96,6 @@ async function readAll(
     bytes += chunk.byteLength
   }
   return { bytes, sha: hash.digest('hex') }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => new Error('expected a rejection'),
-    (error: unknown) => error,
-  )
 }
 
 /** Resolves after `ms` (only to make a reader deliberately slow, never to wait for an event). */

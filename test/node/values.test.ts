@@ -14,6 +14,7 @@ import { nextMessage, waitForLeave } from '../helpers/events.js'
 import { nodeGroup, nodePair } from '../helpers/node-pair.js'
 import type { NodePair } from '../helpers/node-pair.js'
 import { startSignaling } from '../helpers/signaling.js'
+import { rejection } from '../helpers/rejection.js'
 
 const MiB = 1024 * 1024
 
@@ -58,13 +59,6 @@ function explain(error: unknown): string {
     parts.push(`${(e as { code?: string }).code ?? e.name}: ${e.message}`)
   }
   return parts.join(' ← ')
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => new Error('expected a rejection'),
-    (error: unknown) => error,
-  )
 }
 
 describe('large values', () => {

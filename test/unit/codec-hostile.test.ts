@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ClassRegistry, Codec } from '../../src/codec/index.js'
 import { PeerjectError } from '../../src/errors.js'
 import { codecCaseClasses, codecCases } from './codec-cases.js'
+import { prng } from '../helpers/prng.js'
 
 const codec = new Codec({ classes: codecCaseClasses() })
 /** A plain msgpack writer, to craft bodies (C1 packs as the byte 0xC1). */
@@ -49,21 +50,6 @@ function expectBad(bytes: Uint8Array, message?: RegExp): void {
   if (message !== undefined) expect(error?.message).toMatch(message)
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), so a failing input can be reproduced. */
-function byteSource(seed: number): (length: number) => Uint8Array {
-  let state = seed
-  return (length) => {
-    const bytes = new Uint8Array(length)
-    for (let i = 0; i < length; i++) {
-      state ^= state << 13
-      state ^= state >>> 17
-      state ^= state << 5
-      bytes[i] = state & 0xff
-    }
-    return bytes
-  }
-}
-
 afterEach(() => {
   expect(Object.prototype).not.toHaveProperty('polluted')
   expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
@@ -71,7 +57,7 @@ afterEach(() => {
 
 describe('hostile bytes', () => {
   it('10000 random inputs: each decodes or fails with ERR_BAD_MESSAGE', () => {
-    const randomBytes = byteSource(0x9e3779b9)
+    const randomBytes = prng(0x9e3779b9).bytes
     let failures = 0
     for (let i = 0; i < 10_000; i++) {
       const bytes = randomBytes(1 + (i % 64))
@@ -98,7 +84,7 @@ describe('hostile bytes', () => {
   })
 
   it('single-byte corruptions of table encodings decode or fail with a PeerjectError', () => {
-    const randomBytes = byteSource(12345)
+    const randomBytes = prng(12345).bytes
     for (const testCase of codecCases()) {
       const bytes = codec.encode(testCase.value())
       for (let i = 0; i < Math.min(bytes.length, 40); i++) {

@@ -10,16 +10,7 @@ import {
   type FinalizerFactory,
   type FinalizerToken,
 } from '../../src/rpc/index.js'
-
-/** The rejection reason of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
-function failure(promise: PromiseLike<unknown>): Promise<unknown> {
-  return Promise.resolve(promise).then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error,
-  )
-}
+import { rejection as failure } from '../helpers/rejection.js'
 
 interface Api {
   fn(): () => string

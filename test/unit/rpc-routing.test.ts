@@ -8,16 +8,7 @@ import {
   type Remote,
   type RpcSession,
 } from '../../src/rpc/index.js'
-
-/** The rejection reason of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
-function failure(promise: PromiseLike<unknown>): Promise<unknown> {
-  return Promise.resolve(promise).then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error,
-  )
-}
+import { rejection as failure } from '../helpers/rejection.js'
 
 class Counter extends RpcTarget {
   value = 0

@@ -3,16 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { ClassRegistry } from '../../src/codec/index.js'
 import { PeerjectError } from '../../src/errors.js'
 import { createMemoryPair, set, type Authorizer } from '../../src/rpc/index.js'
-
-/** The rejection reason of `promise` (stubs are callable, so `expect(stub).rejects` would call them). */
-function failure(promise: PromiseLike<unknown>): Promise<unknown> {
-  return Promise.resolve(promise).then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error,
-  )
-}
+import { rejection as failure } from '../helpers/rejection.js'
 
 const denied = { code: 'ERR_DENIED' }
 

@@ -24,6 +24,7 @@ import {
 import { parseFrame } from '../../src/wire/frame-parser.js'
 import { WireSession } from '../../src/wire/index.js'
 import type { WireLimits } from '../../src/wire/index.js'
+import { prng } from '../helpers/prng.js'
 
 const PEER_HELLO = encodeHello({
   maxChunkBytes: 256 * 1024,
@@ -216,22 +217,6 @@ describe('violations close the session with a code', () => {
     expect((await other.closed)?.code).toBe('ERR_PEER_LEFT')
   })
 })
-
-/** xorshift32: a reproducible stream of test inputs (not for anything secret). */
-function prng(seed: number) {
-  let state = seed >>> 0 || 1
-  const next = (): number => {
-    state ^= state << 13
-    state >>>= 0
-    state ^= state >>> 17
-    state ^= state << 5
-    state >>>= 0
-    return state
-  }
-  const below = (n: number): number => next() % n
-  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => next() & 0xff)
-  return { next, below, bytes }
-}
 
 test('10^4 random and mutated frames: coded closes only, nothing held, no prototype pollution', async () => {
   const rand = prng(0x5eed)
