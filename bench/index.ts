@@ -8,6 +8,7 @@
  * The exit code is 0 unless the harness itself crashes.
  */
 import { cpus, loadavg } from 'node:os'
+import { parseArgs } from 'node:util'
 
 import { createSignalingServer } from '../signaling/index.js'
 import type { SignalingServer } from '../signaling/index.js'
@@ -50,6 +51,16 @@ interface Group<E extends Closable> {
   readonly figures: ReadonlyArray<Figure<E>>
 }
 
+/**
+ * `npm run bench -- --only <text>` runs just the figures whose row names contain one of the given
+ * texts (case-insensitive; repeatable) and writes bench/results/partial.{md,json} instead of latest.
+ */
+const { values: args } = parseArgs({ options: { only: { type: 'string', multiple: true } } })
+const only = (args.only ?? []).map((text) => text.toLowerCase())
+const selected = (figure: Figure<never>): boolean =>
+  only.length === 0 ||
+  figure.rows.some((row) => only.some((text) => row.name.toLowerCase().includes(text)))
+
 const started = performance.now()
 const rows: Row[] = []
 const log = (text: string): void => {
@@ -71,7 +82,7 @@ async function closeQuietly(env: Closable | undefined): Promise<void> {
 async function runGroup<E extends Closable>(group: Group<E>): Promise<void> {
   let env: E | undefined
   let setupError: string | undefined
-  for (const figure of group.figures) {
+  for (const figure of group.figures.filter(selected)) {
     const label = figure.rows.map((row) => row.name).join(' / ')
     if (performance.now() - started > BUDGET_MS) {
       rows.push(...declared(figure, 'skipped: the run is over its time budget'))
@@ -264,28 +275,33 @@ async function main(): Promise<void> {
   const failed = rows.filter((row) => row.failed !== undefined)
   console.log(
     `\n${rows.length} figures: ${missed.length} miss their goal, ${failed.length} failed. ` +
-      'Details: bench/results/latest.md',
+      `Details: bench/results/${only.length === 0 ? 'latest' : 'partial'}.md`,
   )
-  await writeResults(new URL('./results/', import.meta.url), rows, {
-    startedAt,
-    durationS,
-    node: process.version,
-    ...(chromium === undefined ? {} : { chromium }),
-    loadAverage: load,
-    cpus: cpus().length,
-    notes: [
-      'Node↔Node: both peers run in the bench process (node-datachannel), through the real ' +
-        'signaling server on 127.0.0.1 port 0; memory figures therefore cover sender and receiver ' +
-        'together, and per-message work of both sides (encode, decode, GC) shares one JS thread.',
-      'Chromium↔Chromium: two Playwright pages (separate browser contexts) of Debian Chromium, ' +
-        'peerject loaded from src/ by a Vite dev server; the pages move every measured byte, Node only ' +
-        'orchestrates. Transfer times use performance.timeOrigin + performance.now() in each page.',
-      'Raw baseline for throughput: a second connection made by the same mesh connector ' +
-        '(signaling + simple-peer + ChannelTransport, same bufferedamountlow flow control), nothing above the transport.',
-      'Raw baseline for round trips: wire.sendMessage on spare wire channel 9, echoed by the other ' +
-        'side (same connection and wire as the RPC calls, bytes only).',
-    ],
-  })
+  await writeResults(
+    new URL('./results/', import.meta.url),
+    only.length === 0 ? 'latest' : 'partial',
+    rows,
+    {
+      startedAt,
+      durationS,
+      node: process.version,
+      ...(chromium === undefined ? {} : { chromium }),
+      loadAverage: load,
+      cpus: cpus().length,
+      notes: [
+        'Node↔Node: both peers run in the bench process (node-datachannel), through the real ' +
+          'signaling server on 127.0.0.1 port 0; memory figures therefore cover sender and receiver ' +
+          'together, and per-message work of both sides (encode, decode, GC) shares one JS thread.',
+        'Chromium↔Chromium: two Playwright pages (separate browser contexts) of Debian Chromium, ' +
+          'peerject loaded from src/ by a Vite dev server; the pages move every measured byte, Node only ' +
+          'orchestrates. Transfer times use performance.timeOrigin + performance.now() in each page.',
+        'Raw baseline for throughput: a second connection made by the same mesh connector ' +
+          '(signaling + simple-peer + ChannelTransport, same bufferedamountlow flow control), nothing above the transport.',
+        'Raw baseline for round trips: wire.sendMessage on spare wire channel 9, echoed by the other ' +
+          'side (same connection and wire as the RPC calls, bytes only).',
+      ],
+    },
+  )
 }
 
 // A figure abandoned after its timeout may still reject or throw later (peerject reports listener

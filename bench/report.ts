@@ -147,16 +147,21 @@ export interface RunInfo {
   readonly notes: readonly string[]
 }
 
-/** Writes latest.json and latest.md into `dir`. */
-export async function writeResults(dir: URL, rows: readonly Row[], info: RunInfo): Promise<void> {
+/** Writes `<base>.json` and `<base>.md` into `dir` (latest: a full run; partial: a `--only` run). */
+export async function writeResults(
+  dir: URL,
+  base: 'latest' | 'partial',
+  rows: readonly Row[],
+  info: RunInfo,
+): Promise<void> {
   await mkdir(dir, { recursive: true })
   const json = {
     ...info,
     rows: rows.map((row) => ({ ...row, goalText: goalText(row), met: met(row) ?? null })),
   }
-  await writeFile(new URL('latest.json', dir), `${JSON.stringify(json, null, 2)}\n`)
+  await writeFile(new URL(`${base}.json`, dir), `${JSON.stringify(json, null, 2)}\n`)
   const md = [
-    '# peerject benchmark (latest run)',
+    base === 'latest' ? '# peerject benchmark (latest run)' : '# peerject benchmark (partial run)',
     '',
     `${info.startedAt}, ${info.durationS.toFixed(0)} s; Node ${info.node}` +
       `${info.chromium === undefined ? '' : `, ${info.chromium}`}; ${info.cpus} CPUs, ` +
@@ -171,5 +176,5 @@ export async function writeResults(dir: URL, rows: readonly Row[], info: RunInfo
     markdownTable(rows),
     ...(info.notes.length > 0 ? ['## Notes', '', ...info.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n')
-  await writeFile(new URL('latest.md', dir), md)
+  await writeFile(new URL(`${base}.md`, dir), md)
 }
