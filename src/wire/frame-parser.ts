@@ -6,6 +6,7 @@
 import { PeerjectError } from '../errors.js'
 import type { BatchEntry, Frame, Reason } from './frame.js'
 import {
+  ACK_LAYOUT,
   BATCH_ENTRY_LAYOUT,
   BATCH_LAYOUT,
   CANCEL_LAYOUT,
@@ -86,6 +87,13 @@ export function parseFrame(bytes: Uint8Array): Frame {
       expectSize(bytes, 'ERROR', ERROR_LAYOUT.SIZE, false)
       expectZero(bytes, 'ERROR', ERROR_LAYOUT.RESERVED, ERROR_LAYOUT.SIZE)
       return { kind, ...parseReason(bytes, ERROR_LAYOUT.SIZE, 'ERROR') }
+    case FRAME_KIND.ACK: {
+      expectSize(bytes, 'ACK', ACK_LAYOUT.SIZE, true)
+      expectZero(bytes, 'ACK', ACK_LAYOUT.RESERVED, ACK_LAYOUT.BYTES)
+      const acked = readU32(bytes, ACK_LAYOUT.BYTES)
+      if (acked === 0) throw bad('ACK frame of 0 bytes')
+      return { kind, bytes: acked }
+    }
     default:
       throw bad(`unknown frame kind 0x${kind.toString(16).padStart(2, '0')}`)
   }

@@ -6,9 +6,9 @@
  */
 
 /** Wire protocol version carried in HELLO. Bumped on any incompatible change. */
-export const WIRE_VERSION = 1
+export const WIRE_VERSION = 2
 
-/** Frame kinds (byte 0 of every frame). 0x00 and 0x0b–0xff are invalid. */
+/** Frame kinds (byte 0 of every frame). 0x00 and 0x0c–0xff are invalid. */
 export const FRAME_KIND = {
   HELLO: 0x01,
   DATA: 0x02,
@@ -20,6 +20,7 @@ export const FRAME_KIND = {
   STREAM_ABORT: 0x08,
   STREAM_CANCEL: 0x09,
   ERROR: 0x0a,
+  ACK: 0x0b,
 } as const
 
 /** One of the {@link FRAME_KIND} values. */
@@ -27,7 +28,7 @@ export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND]
 
 /** True when `value` is a defined frame kind. */
 export function isFrameKind(value: number): value is FrameKind {
-  return Number.isInteger(value) && value >= FRAME_KIND.HELLO && value <= FRAME_KIND.ERROR
+  return Number.isInteger(value) && value >= FRAME_KIND.HELLO && value <= FRAME_KIND.ACK
 }
 
 /** HELLO: `"PJW"` magic, version, then what this side accepts. Exactly `SIZE` bytes in version 1. */
@@ -83,6 +84,12 @@ export const STREAM_LAYOUT = { KIND: 0, RESERVED: 1, STREAM_ID: 4, SIZE: 8 } as 
 /** STREAM_CREDIT: the reader lets the sender send `CREDIT` more bytes. */
 export const CREDIT_LAYOUT = { KIND: 0, RESERVED: 1, STREAM_ID: 4, CREDIT: 8, SIZE: 12 } as const
 
+/**
+ * ACK: the receiver of DATA and STREAM_DATA frames took `BYTES` more bytes of them (whole frames,
+ * headers included) off the connection. The sender's bulk window counts what is not yet acked.
+ */
+export const ACK_LAYOUT = { KIND: 0, RESERVED: 1, BYTES: 4, SIZE: 8 } as const
+
 /** ERROR: the sender closes the session for the reason that follows. */
 export const ERROR_LAYOUT = { KIND: 0, RESERVED: 1, SIZE: 4 } as const
 
@@ -137,6 +144,7 @@ export type Frame =
       readonly streamId: number
     } & Reason)
   | ({ readonly kind: typeof FRAME_KIND.ERROR } & Reason)
+  | { readonly kind: typeof FRAME_KIND.ACK; readonly bytes: number }
 
 /** An error code and message as carried by ERROR, STREAM_ABORT and STREAM_CANCEL. */
 export interface Reason {
@@ -211,6 +219,14 @@ export function encodeCancel(messageId: number): Uint8Array {
   const frame = new Uint8Array(CANCEL_LAYOUT.SIZE)
   frame[CANCEL_LAYOUT.KIND] = FRAME_KIND.CANCEL
   writeU32(frame, CANCEL_LAYOUT.MESSAGE_ID, messageId)
+  return frame
+}
+
+/** Encodes an ACK of `bytes` (1 to 2³² − 1) bulk bytes received. */
+export function encodeAck(bytes: number): Uint8Array {
+  const frame = new Uint8Array(ACK_LAYOUT.SIZE)
+  frame[ACK_LAYOUT.KIND] = FRAME_KIND.ACK
+  writeU32(frame, ACK_LAYOUT.BYTES, bytes)
   return frame
 }
 

@@ -19,6 +19,19 @@
  * (`maxReassembling`, `maxReassemblyBytes`) allow; the others wait, in order. This mirrors the
  * receiver's check exactly, so a well-behaved sender is never disconnected for quota.
  *
+ * Bulk window: DATA and STREAM_DATA bytes handed to the transport but not yet acknowledged by the
+ * peer (ACK frames) are "in flight", and bulk frames wait while that reaches the window. Once bytes
+ * leave our queue, every layer below (the channel's buffer, the SCTP stack's send and receive
+ * buffers, the receiving thread's event queue) is first-in first-out, so what is in flight is what
+ * a small message sent now waits behind. While the session is interactive (a small message was
+ * queued within the last {@link BULK_PACING.interactiveHoldMs}), the window shrinks to
+ * {@link BULK_PACING.interactiveWindowBytes} and bulk frames to
+ * {@link BULK_PACING.interactiveFrameBytes}: a conversation during a transfer stays fast, and the
+ * transfer runs at full window again once it stops. docs/architecture.md, "Latency during bulk".
+ *
+ * The receiving side acknowledges bulk bytes it took off the connection: an ACK (a control frame)
+ * once {@link BULK_PACING.ackEveryBytes} accumulate, and at the end of each message.
+ *
  * The scheduler never sends: the session's pump calls `next()`, hands the frame to the transport,
  * then calls `handed()`, with no await in between.
  */
@@ -29,6 +42,7 @@ import {
   BATCH_ENTRY_LAYOUT,
   BATCH_LAYOUT,
   FRAME_KIND,
+  encodeAck,
   encodeCancel,
   writeU16,
   writeU32,
@@ -38,6 +52,25 @@ import type { BulkSource } from './outgoing-message.js'
 import { OutgoingMessage } from './outgoing-message.js'
 
 const MAX_BATCH_ENTRIES = 0xffff
+
+/** Bulk pacing (see the file comment). Sender-side choices: the peer only sends ACKs. */
+export const BULK_PACING = {
+  /** Bulk bytes in flight when no small message is being exchanged. */
+  windowBytes: 4 * 1024 * 1024,
+  /** Bulk bytes in flight while the session is interactive. */
+  interactiveWindowBytes: 64 * 1024,
+  /** Largest bulk frame while the session is interactive. */
+  interactiveFrameBytes: 32 * 1024,
+  /** How long after the last small message the session counts as interactive. */
+  interactiveHoldMs: 250,
+  /** The receiver acknowledges once this many bulk bytes accumulate (and at each message end). */
+  ackEveryBytes: 16 * 1024,
+} as const
+
+/** True for the frame kinds the bulk window counts. */
+function isBulkFrame(frame: Uint8Array): boolean {
+  return frame[0] === FRAME_KIND.DATA || frame[0] === FRAME_KIND.STREAM_DATA
+}
 /** Lane keys: a channel's ordered lane is keyed by the channel, its unordered one by this + it. */
 const UNORDERED_LANES = 256
 
@@ -71,6 +104,15 @@ export class Scheduler {
   /** What the frame returned by the last `next()` carries, settled by `handed()`. */
   #batch: OutgoingMessage[] = []
   #source: BulkSource | undefined
+  #sourceBytes = 0
+  /** Bulk bytes handed to the transport, and how many of them the peer acknowledged. */
+  #bulkSent = 0
+  #bulkAcked = 0
+  /** When the last small message was queued (performance.now()), for interactive pacing. */
+  #lastSmallAt = Number.NEGATIVE_INFINITY
+  /** Bulk bytes received and not yet acknowledged to the peer. */
+  #ackPending = 0
+  #ackNow = false
 
   /** `kick` asks the session to run its pump (new work arrived). */
   constructor(kick: () => void) {
@@ -99,6 +141,38 @@ export class Scheduler {
     this.#kick()
   }
 
+  /** Bulk bytes handed to the transport and not yet acknowledged by the peer. */
+  get inFlight(): number {
+    return this.#bulkSent - this.#bulkAcked
+  }
+
+  /**
+   * The peer acknowledged `bytes` of bulk. Throws ERR_BAD_MESSAGE when that is more than is in
+   * flight (a confused or hostile peer).
+   */
+  acked(bytes: number): void {
+    if (bytes > this.inFlight) {
+      throw new PeerjectError(
+        'ERR_BAD_MESSAGE',
+        `the peer acknowledged ${bytes} bulk bytes, but only ${this.inFlight} are in flight`,
+      )
+    }
+    this.#bulkAcked += bytes
+    if (this.#rotation.length > 0) this.#kick()
+  }
+
+  /**
+   * This side received a bulk frame of `bytes` bytes; `flush` (a message completed) acknowledges
+   * everything pending at once.
+   */
+  received(bytes: number, flush: boolean): void {
+    this.#ackPending += bytes
+    if (flush || this.#ackPending >= BULK_PACING.ackEveryBytes) {
+      this.#ackNow = true
+      this.#kick()
+    }
+  }
+
   /** Queues a control frame (sent before any data). */
   control(frame: Uint8Array): void {
     this.#control.push(frame)
@@ -125,6 +199,7 @@ export class Scheduler {
       this.#kick()
       return
     }
+    if (this.#rotation.length > 0 || this.inFlight > 0) this.#lastSmallAt = performance.now()
     const key = message.ordered ? message.channel : UNORDERED_LANES + message.channel
     let lane = this.#lanes.get(key)
     if (lane === undefined) {
@@ -180,6 +255,12 @@ export class Scheduler {
   next(): Uint8Array | undefined {
     const control = this.#control.shift()
     if (control !== undefined) return control
+    if (this.#ackNow) {
+      this.#ackNow = false
+      const bytes = Math.min(this.#ackPending, MAX_U32)
+      this.#ackPending -= bytes
+      if (bytes > 0) return encodeAck(bytes)
+    }
     if (this.#peer === undefined) return undefined
     const hasSmall = this.#refreshReady()
     if (hasSmall && (!this.#preferBulk || this.#rotation.length === 0)) {
@@ -199,6 +280,7 @@ export class Scheduler {
     const source = this.#source
     if (source !== undefined) {
       this.#source = undefined
+      this.#bulkSent += this.#sourceBytes
       source.handed()
       if (source instanceof OutgoingMessage && source.complete) {
         this.deactivate(source)
@@ -328,12 +410,21 @@ export class Scheduler {
 
   #takeBulk(): Uint8Array | undefined {
     const rotation = this.#rotation
+    if (rotation.length === 0) return undefined
+    const interactive = performance.now() - this.#lastSmallAt < BULK_PACING.interactiveHoldMs
+    const window = interactive ? BULK_PACING.interactiveWindowBytes : BULK_PACING.windowBytes
+    // Waits for an ACK (`acked` kicks the pump). A window below one frame still lets one through.
+    if (this.inFlight >= window) return undefined
+    const frameBytes = interactive
+      ? Math.min(this.#chunkBytes, BULK_PACING.interactiveFrameBytes)
+      : this.#chunkBytes
     while (rotation.length > 0) {
       if (this.#next >= rotation.length) this.#next = 0
       const source = rotation[this.#next]!
-      const frame = source.take(this.#chunkBytes)
+      const frame = source.take(frameBytes)
       if (frame !== undefined) {
         this.#source = source
+        this.#sourceBytes = isBulkFrame(frame) ? frame.byteLength : 0
         this.#next++
         return frame
       }

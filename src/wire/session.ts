@@ -175,6 +175,14 @@ export class WireSession extends Emitter<WireEvents> {
     this.#shutdown(reason)
   }
 
+  /**
+   * DATA and STREAM_DATA bytes handed to the transport that the peer has not acknowledged yet
+   * (bounded by the bulk window, docs/architecture.md "Latency during bulk").
+   */
+  get bulkInFlight(): number {
+    return this.#scheduler.inFlight
+  }
+
   /** Current load: messages being reassembled, frames/messages queued, streams open. */
   stats(): { reassembling: number; queuedFrames: number; openStreams: number } {
     return {
@@ -214,6 +222,7 @@ export class WireSession extends Emitter<WireEvents> {
       case FRAME_KIND.DATA: {
         const { channel, messageId, offset, total, payload } = frame
         const message = this.#reassembler.add(channel, messageId, offset, total, payload)
+        this.#scheduler.received(bytes.byteLength, message !== undefined)
         if (message !== undefined) this.emit('message', channel, message)
         break
       }
@@ -228,9 +237,14 @@ export class WireSession extends Emitter<WireEvents> {
         break
       case FRAME_KIND.STREAM_DATA:
         this.#incoming.data(frame.streamId, frame.payload)
+        this.#scheduler.received(bytes.byteLength, false)
+        break
+      case FRAME_KIND.ACK:
+        this.#scheduler.acked(frame.bytes)
         break
       case FRAME_KIND.STREAM_END:
         this.#incoming.end(frame.streamId)
+        this.#scheduler.received(0, true)
         break
       case FRAME_KIND.STREAM_ABORT:
         this.#incoming.abort(frame.streamId, remoteError(frame, `stream ${frame.streamId} failed`))

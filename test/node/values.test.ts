@@ -15,6 +15,7 @@ import { nodeGroup, nodePair } from '../helpers/node-pair.js'
 import type { NodePair } from '../helpers/node-pair.js'
 import { startSignaling } from '../helpers/signaling.js'
 import { rejection } from '../helpers/rejection.js'
+import { BULK_PACING } from '../../src/wire/scheduler.js'
 
 const MiB = 1024 * 1024
 
@@ -123,6 +124,48 @@ describe('large values', () => {
     expect(progress.at(-1)).toEqual([total, total])
     expect(progress.filter(([sent]) => sent === total)).toHaveLength(1)
     expect(progress.length).toBeGreaterThan(100) // chunk by chunk, not all at once
+  })
+
+  it('small values exchanged during a 32 MiB transfer keep bulk in flight within the interactive window', async () => {
+    const big = pattern(32 * MiB, 3)
+    const offEcho = pair.b.on('message', (value, from) => {
+      const ping = (value as { ping?: unknown }).ping
+      if (typeof ping === 'number') from.send({ pong: ping }).catch(() => undefined)
+    })
+    const bigArrived = new Promise<string>((resolve) => {
+      const off = pair.b.on('message', (value) => {
+        if (value instanceof Uint8Array) {
+          off()
+          resolve(sha256(value))
+        }
+      })
+    })
+    let pong: ((seq: number) => void) | undefined
+    const offPong = pair.a.on('message', (value) => {
+      const seq = (value as { pong?: unknown }).pong
+      if (typeof seq === 'number') pong?.(seq)
+    })
+    try {
+      let sending = true
+      const bigSend = pair.toB.send(big).finally(() => (sending = false))
+      const inFlight: number[] = []
+      for (let seq = 0; sending; seq++) {
+        const back = new Promise<void>((resolve) => (pong = (got) => got === seq && resolve()))
+        await pair.toB.send({ ping: seq })
+        await back
+        inFlight.push(pair.toB.wire.bulkInFlight)
+      }
+      await bigSend
+      expect(await bigArrived).toBe(sha256(big))
+      expect(inFlight.length).toBeGreaterThan(5)
+      // The first ping waited behind the full window; from its answer on, bulk is paced.
+      expect(Math.max(...inFlight)).toBeLessThanOrEqual(
+        BULK_PACING.interactiveWindowBytes + BULK_PACING.interactiveFrameBytes,
+      )
+    } finally {
+      offEcho()
+      offPong()
+    }
   })
 
   it('an AbortSignal cancels mid-send: ERR_ABORTED, nothing delivered, no state left on either side', async () => {

@@ -10,6 +10,7 @@ import {
   FRAME_KIND,
   HELLO_LAYOUT,
   WIRE_VERSION,
+  encodeAck,
   encodeCancel,
   encodeCredit,
   encodeError,
@@ -97,6 +98,8 @@ describe('valid frames', () => {
       ...reason,
     })
     expect(parseFrame(encodeError(reason))).toEqual({ kind: FRAME_KIND.ERROR, ...reason })
+    expect([...encodeAck(0x01020304)]).toEqual([0x0b, 0, 0, 0, 1, 2, 3, 4])
+    expect(parseFrame(encodeAck(0xffffffff))).toEqual({ kind: FRAME_KIND.ACK, bytes: 0xffffffff })
   })
 
   test('a long reason is cut to 1024 bytes at a character boundary', () => {
@@ -105,8 +108,9 @@ describe('valid frames', () => {
   })
 
   test('isFrameKind', () => {
-    expect([0, 1, 10, 11, 255, 1.5].map(isFrameKind)).toEqual([
+    expect([0, 1, 10, 11, 12, 255, 1.5].map(isFrameKind)).toEqual([
       false,
+      true,
       true,
       true,
       false,
@@ -120,7 +124,10 @@ describe('malformed frames yield coded errors', () => {
   const cases: Array<[string, number[] | Uint8Array, ErrorCode]> = [
     ['empty', [], 'ERR_BAD_MESSAGE'],
     ['kind 0x00', [0x00, 0, 0, 0], 'ERR_BAD_MESSAGE'],
-    ['unknown kind 0x0b', [0x0b, 0, 0, 0, 0, 0, 0, 0], 'ERR_BAD_MESSAGE'],
+    ['unknown kind 0x0c', [0x0c, 0, 0, 0, 0, 0, 0, 0], 'ERR_BAD_MESSAGE'],
+    ['ACK of 0 bytes', [0x0b, 0, 0, 0, 0, 0, 0, 0], 'ERR_BAD_MESSAGE'],
+    ['ACK of the wrong size', [0x0b, 0, 0, 0, 0, 0, 1], 'ERR_BAD_MESSAGE'],
+    ['ACK with a non-zero reserved byte', [0x0b, 0, 1, 0, 0, 0, 0, 1], 'ERR_BAD_MESSAGE'],
     ['unknown kind 0xff', [0xff], 'ERR_BAD_MESSAGE'],
     [
       'DATA shorter than its header',
@@ -153,12 +160,13 @@ describe('malformed frames yield coded errors', () => {
     ['reason message length mismatch', [0x0a, 0, 0, 0, 1, 0x45, 0, 5, 0x61], 'ERR_BAD_MESSAGE'],
     ['HELLO without magic', [0x01, 0x50, 0x4a, 0x58, 0, 1], 'ERR_BAD_MESSAGE'],
     ['HELLO cut after the magic', [0x01, 0x50, 0x4a, 0x57, 0], 'ERR_BAD_MESSAGE'],
-    ['HELLO of version 1 but short', encodeHello(HELLO).subarray(0, 31), 'ERR_BAD_MESSAGE'],
-    ['HELLO of version 1 but long', Uint8Array.from([...encodeHello(HELLO), 0]), 'ERR_BAD_MESSAGE'],
-    ['HELLO of version 2', encodeHello(HELLO, 2), 'ERR_VERSION'],
+    ['HELLO of version 2 but short', encodeHello(HELLO).subarray(0, 31), 'ERR_BAD_MESSAGE'],
+    ['HELLO of version 2 but long', Uint8Array.from([...encodeHello(HELLO), 0]), 'ERR_BAD_MESSAGE'],
+    ['HELLO of version 1 (before ACK frames)', encodeHello(HELLO, 1), 'ERR_VERSION'],
+    ['HELLO of version 3', encodeHello(HELLO, 3), 'ERR_VERSION'],
     [
-      'HELLO of version 2, longer layout',
-      Uint8Array.from([...encodeHello(HELLO, 2), 1, 2, 3]),
+      'HELLO of version 3, longer layout',
+      Uint8Array.from([...encodeHello(HELLO, 3), 1, 2, 3]),
       'ERR_VERSION',
     ],
   ]
@@ -167,7 +175,7 @@ describe('malformed frames yield coded errors', () => {
   })
 
   test('ERR_VERSION names both versions', () => {
-    expect(() => parseFrame(encodeHello(HELLO, 7))).toThrow(/version 7.*version 1/)
+    expect(() => parseFrame(encodeHello(HELLO, 7))).toThrow(/version 7.*version 2/)
   })
 
   test('every truncation of a valid frame is refused or still consistent', () => {

@@ -12,6 +12,7 @@ import type { Transport } from '../../src/transport/transport.js'
 import {
   DATA_LAYOUT,
   FRAME_KIND,
+  encodeAck,
   encodeCancel,
   encodeCredit,
   encodeError,
@@ -162,6 +163,7 @@ describe('violations close the session with a code', () => {
       [PEER_HELLO, streamData(1, 600), streamData(1, 600)],
       'ERR_QUOTA',
     ],
+    ['an ACK when nothing is in flight', {}, [PEER_HELLO, encodeAck(1)], 'ERR_BAD_MESSAGE'],
     [
       'stream data after its end',
       {},
@@ -197,7 +199,7 @@ describe('violations close the session with a code', () => {
         3,
       ),
     )
-    await expect(peer.session.ready).rejects.toThrow(/version 3.*version 1/)
+    await expect(peer.session.ready).rejects.toThrow(/version 3.*version 2/)
   })
 
   test('no HELLO within helloTimeoutMs: ready rejects ERR_TIMEOUT', async () => {

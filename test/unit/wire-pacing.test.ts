@@ -1,0 +1,109 @@
+/**
+ * Bulk pacing (src/wire/scheduler.ts, docs/architecture.md "Latency during bulk"): DATA bytes in
+ * flight (handed to the transport, not yet acknowledged by the peer's ACK frames) stay under the
+ * window, and under the small interactive window while small messages are being exchanged. The
+ * transports here have a 64 MiB high-water mark, so without the window everything would be handed
+ * over at once. In-flight is computed from the transport log (global send order): an ACK counts
+ * from the moment the peer sent it, so this is a lower bound of what the sender saw, and the
+ * assertions bound the sender's window plus one frame.
+ */
+import { describe, expect, test } from 'vitest'
+import { createMemoryTransportPair } from '../../src/transport/memory.js'
+import type { MemoryLogEntry } from '../../src/transport/memory.js'
+import { FRAME_KIND, WireSession } from '../../src/wire/index.js'
+import { parseFrame } from '../../src/wire/frame-parser.js'
+import { BULK_PACING } from '../../src/wire/scheduler.js'
+
+const MiB = 1024 * 1024
+
+async function connect() {
+  const pair = createMemoryTransportPair({ highWaterMark: 64 * MiB, log: true })
+  const a = new WireSession(pair[0])
+  const b = new WireSession(pair[1])
+  await Promise.all([a.ready, b.ready])
+  return { a, b, log: pair.log }
+}
+
+interface Walk {
+  /** Largest DATA-bytes-in-flight seen at any DATA frame `a` sent (log order). */
+  maxInFlight: number
+  /** DATA frames from a, with the in-flight after each and whether it came during pings. */
+  frames: Array<{ bytes: number; inFlight: number; index: number }>
+  acked: number
+  sent: number
+}
+
+function walk(log: readonly MemoryLogEntry[]): Walk {
+  const out: Walk = { maxInFlight: 0, frames: [], acked: 0, sent: 0 }
+  log.forEach((entry, index) => {
+    const kind = entry.bytes[0]
+    if (entry.from === 'a' && kind === FRAME_KIND.DATA) {
+      out.sent += entry.bytes.byteLength
+      const inFlight = out.sent - out.acked
+      out.maxInFlight = Math.max(out.maxInFlight, inFlight)
+      out.frames.push({ bytes: entry.bytes.byteLength, inFlight, index })
+    } else if (entry.from === 'b' && kind === FRAME_KIND.ACK) {
+      const frame = parseFrame(entry.bytes)
+      if (frame.kind === FRAME_KIND.ACK) out.acked += frame.bytes
+    }
+  })
+  return out
+}
+
+describe('bulk window', () => {
+  test('a 24 MiB message keeps at most the window (plus one frame) in flight, and every byte is acknowledged', async () => {
+    const { a, b, log } = await connect()
+    const received = new Promise<Uint8Array>((resolve) =>
+      b.on('message', (_c, bytes) => resolve(bytes)),
+    )
+    await a.sendMessage(0, new Uint8Array(24 * MiB).fill(7))
+    expect((await received).byteLength).toBe(24 * MiB)
+    const result = walk(log)
+    expect(result.maxInFlight).toBeGreaterThan(MiB) // the window is used, not one frame at a time
+    expect(result.maxInFlight).toBeLessThanOrEqual(BULK_PACING.windowBytes + a.chunkBytes)
+    // The receiver acknowledges at the end of each message: nothing is left counted in flight.
+    await expect.poll(() => walk(log).acked).toBe(result.sent)
+  })
+
+  test('while small messages go back and forth, bulk shrinks to the interactive window and frame size', async () => {
+    const { a, b, log } = await connect()
+    b.on('message', (channel, bytes) => {
+      if (channel === 1) void b.sendMessage(1, bytes) // echo pings
+    })
+    let pongs = 0
+    let pong: (() => void) | undefined
+    a.on('message', (channel) => {
+      if (channel === 1) {
+        pongs++
+        pong?.()
+      }
+    })
+    let done = false
+    const transfer = a.sendMessage(0, new Uint8Array(16 * MiB)).then(() => {
+      done = true
+    })
+    const pingsAt: number[] = []
+    while (!done) {
+      pingsAt.push(log.length)
+      const answered = new Promise<void>((resolve) => (pong = resolve))
+      await a.sendMessage(1, new Uint8Array(1024))
+      await answered
+    }
+    await transfer
+    expect(pongs).toBeGreaterThan(10)
+    const result = walk(log)
+    // From the second ping on (the first found the full window already handed over) until the
+    // last one, bulk is paced.
+    const from = pingsAt[1]!
+    const to = pingsAt.at(-1)!
+    const during = result.frames.filter((frame) => frame.index > from && frame.index < to)
+    expect(during.length).toBeGreaterThan(10)
+    for (const frame of during) {
+      expect(frame.bytes).toBeLessThanOrEqual(BULK_PACING.interactiveFrameBytes)
+    }
+    const tail = during.slice(during.length >> 1) // once the early full window has drained
+    expect(Math.max(...tail.map((frame) => frame.inFlight))).toBeLessThanOrEqual(
+      BULK_PACING.interactiveWindowBytes + BULK_PACING.interactiveFrameBytes,
+    )
+  })
+})
