@@ -234,6 +234,7 @@ export class WireSession extends Emitter<WireEvents> {
         break
       case FRAME_KIND.CANCEL:
         this.#reassembler.cancel(frame.messageId)
+        this.#scheduler.received(0, true)
         break
       case FRAME_KIND.STREAM_DATA:
         this.#incoming.data(frame.streamId, frame.payload)
@@ -248,6 +249,7 @@ export class WireSession extends Emitter<WireEvents> {
         break
       case FRAME_KIND.STREAM_ABORT:
         this.#incoming.abort(frame.streamId, remoteError(frame, `stream ${frame.streamId} failed`))
+        this.#scheduler.received(0, true)
         break
       case FRAME_KIND.STREAM_CREDIT:
         this.#outgoing.get(frame.streamId)?.addCredit(frame.credit)
