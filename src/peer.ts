@@ -39,6 +39,8 @@ export class Peer {
   #closed: PeerjectError | undefined
   #rpc: RpcSession | undefined
   #code: CodePeerSession | undefined
+  /** The send whose value is being encoded (encoding is synchronous). */
+  #encoding: EncodeContext | undefined
 
   /** @internal Created by the room when the peer's connection is ready. */
   constructor(id: PeerId, wire: WireSession, codec: Codec) {
@@ -145,49 +147,37 @@ export class Peer {
     if (options.signal?.aborted === true) {
       throw new PeerjectError('ERR_ABORTED', 'the send was aborted before it started')
     }
-    const streams: Array<{ source: ByteSource; out: OutgoingStream }> = []
-    const hooks: ExternalHooks = {
-      export: (kind, exported, path) => {
-        if (kind !== 'stream') {
-          throw new PeerjectError(
-            'ERR_UNSERIALIZABLE',
-            `${path} is a ${kind === 'function' ? 'function' : 'by-reference object'}; peer.send carries values only: expose it with room.expose() and resolve it on the other side`,
-          )
-        }
-        if (shared) throw broadcastStreamError(path)
-        const out = this.wire.openStream(CHANNEL.values)
-        // The codec classified it as a stream: a ReadableStream or an async iterable.
-        streams.push({ source: exported as ByteSource, out })
-        return out.id
-      },
-      import: () => undefined,
-    }
     if (shared && isAsyncIterable(value)) throw broadcastStreamError('value')
     const root = isAsyncIterable(value) ? iterableToStream(value) : value
     // Values keep no order among themselves: each is delivered when its last byte arrives, so a
     // small value is never stuck behind a large one (docs/protocol.md, "Order").
-    const wireOptions: SendOptions = {
-      ordered: false,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    }
+    const wireOptions: SendOptions =
+      options.signal === undefined && options.onProgress === undefined
+        ? UNORDERED
+        : {
+            ordered: false,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+          }
+    // Encoding is synchronous: the hooks read this send's context while it runs.
+    const context: EncodeContext = { shared, streams: [] }
+    const outer = this.#encoding
+    this.#encoding = context
+    let bytes: Uint8Array
     try {
-      const bytes = this.#codec.encode(root, hooks)
+      bytes = this.#codec.encode(root, this.#valueHooks)
+    } catch (error) {
+      this.#abortStreams(context.streams, error)
+      throw error
+    } finally {
+      this.#encoding = outer
+    }
+    const { streams } = context
+    if (streams.length === 0) return this.wire.sendMessage(CHANNEL.values, bytes, wireOptions)
+    try {
       await this.wire.sendMessage(CHANNEL.values, bytes, wireOptions)
     } catch (error) {
-      // The streams opened for this value never start: end them and release their sources.
-      const reason = asPeerjectError(error)
-      for (const { source, out } of streams) {
-        out.abort(reason)
-        if (source instanceof ReadableStream) {
-          if (!source.locked) source.cancel(reason).catch(() => undefined)
-        } else {
-          // An async iterable: let its `finally` blocks run.
-          source[Symbol.asyncIterator]()
-            .return?.(reason)
-            ?.catch(() => undefined)
-        }
-      }
+      this.#abortStreams(streams, error)
       throw error
     }
     const pumping = streams.map(({ source, out }) => pumpStream(source, out, options.signal))
@@ -201,17 +191,56 @@ export class Peer {
     }
   }
 
+  /** Streams found in a value: functions and references are refused (values only). */
+  readonly #valueHooks: ExternalHooks = {
+    export: (kind, exported, path) => {
+      if (kind !== 'stream') {
+        throw new PeerjectError(
+          'ERR_UNSERIALIZABLE',
+          `${path} is a ${kind === 'function' ? 'function' : 'by-reference object'}; peer.send carries values only: expose it with room.expose() and resolve it on the other side`,
+        )
+      }
+      const context = this.#encoding
+      if (context === undefined) throw new PeerjectError('ERR_INTERNAL', 'no send in progress')
+      if (context.shared) throw broadcastStreamError(path)
+      const out = this.wire.openStream(CHANNEL.values)
+      // The codec classified it as a stream: a ReadableStream or an async iterable.
+      context.streams.push({ source: exported as ByteSource, out })
+      return out.id
+    },
+    import: () => undefined,
+  }
+
+  /** The streams opened for a value that will not be sent never start: end them, release sources. */
+  #abortStreams(streams: readonly OpenedStream[], error: unknown): void {
+    const reason = asPeerjectError(error)
+    for (const { source, out } of streams) {
+      out.abort(reason)
+      if (source instanceof ReadableStream) {
+        if (!source.locked) source.cancel(reason).catch(() => undefined)
+      } else {
+        // An async iterable: let its `finally` blocks run.
+        source[Symbol.asyncIterator]()
+          .return?.(reason)
+          ?.catch(() => undefined)
+      }
+    }
+  }
+
   /** @internal Decodes one value message from this peer. */
   decodeValue(bytes: Uint8Array): unknown {
-    return this.#codec.decode(bytes, {
-      export: () => undefined,
-      import: (kind, data) => {
-        if (kind !== 'stream' || typeof data !== 'number') {
-          throw new PeerjectError('ERR_BAD_MESSAGE', `a value message carried a ${kind} reference`)
-        }
-        return this.wire.acceptStream(data)
-      },
-    })
+    return this.#codec.decode(bytes, this.#receivedHooks)
+  }
+
+  /** A value may carry byte streams (accepted here), never functions or references. */
+  readonly #receivedHooks: ExternalHooks = {
+    export: () => undefined,
+    import: (kind, data) => {
+      if (kind !== 'stream' || typeof data !== 'number') {
+        throw new PeerjectError('ERR_BAD_MESSAGE', `a value message carried a ${kind} reference`)
+      }
+      return this.wire.acceptStream(data)
+    },
   }
 
   /** @internal Marks the peer gone; later calls reject with ERR_PEER_LEFT. */
@@ -240,6 +269,20 @@ function broadcastStreamError(path: string): PeerjectError {
 
 /** What crosses as a byte stream. */
 type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<unknown>
+
+/** A byte stream found in a value being sent, and the wire stream opened for it. */
+interface OpenedStream {
+  readonly source: ByteSource
+  readonly out: OutgoingStream
+}
+
+/** One send's state while its value is encoded. */
+interface EncodeContext {
+  readonly shared: boolean
+  readonly streams: OpenedStream[]
+}
+
+const UNORDERED: SendOptions = { ordered: false }
 
 function asPeerjectError(error: unknown): PeerjectError {
   return error instanceof PeerjectError
