@@ -179,7 +179,7 @@ const codeFigure: Figure<Closable> = {
 function envFigures(label: string): Array<Figure<Env>> {
   return [
     bulkFigure(label, 32 * MiB, 7),
-    smallFigure(label, 20_000, 3),
+    smallFigure(label, 20_000, 7),
     latencyFigure(label, 64 * MiB, 2),
     roundTripFigure(label, 40, 10),
     callRateFigure(label, 3000, 500, 3),
