@@ -87,22 +87,24 @@ export function screen(
   if (forbidden !== undefined) {
     return denied(operation, path, `"${String(forbidden)}" is never reachable remotely`)
   }
-  const refuse = (cause?: unknown): PeerjectError =>
-    denied(operation, path, `the authorizer of this peer refused peer ${peer}`, cause)
   let verdict: boolean | Promise<boolean>
   try {
     verdict = authorize(peer, operation, path, origin)
   } catch (error) {
-    return refuse(error)
+    return refused(operation, path, peer, error)
   }
   if (verdict === true) return undefined
   if (verdict === false || typeof (verdict as { then?: unknown })?.then !== 'function') {
-    return refuse()
+    return refused(operation, path, peer)
   }
   return Promise.resolve(verdict).then(
-    (ok) => (ok === true ? undefined : refuse()),
-    (error: unknown) => refuse(error),
+    (ok) => (ok === true ? undefined : refused(operation, path, peer)),
+    (error: unknown) => refused(operation, path, peer, error),
   )
+}
+
+function refused(operation: Operation, path: Path, peer: string, cause?: unknown): PeerjectError {
+  return denied(operation, path, `the authorizer of this peer refused peer ${peer}`, cause)
 }
 
 /**

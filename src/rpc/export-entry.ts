@@ -29,13 +29,21 @@ export interface ExportEntry {
   readonly watchers: Array<() => void>
 }
 
-/** A pending entry held once. */
-export function createEntry(id: number, origin: PathOrigin, basePath: Path): ExportEntry {
+/**
+ * A pending entry held once. With `held`, its queue starts held: operations pipelined on a result
+ * that has not settled wait until the exporter resumes the queue.
+ */
+export function createEntry(
+  id: number,
+  origin: PathOrigin,
+  basePath: Path,
+  held: boolean,
+): ExportEntry {
   return {
     id,
     origin,
     basePath,
-    queue: new SerialQueue(),
+    queue: new SerialQueue(held),
     state: 'pending',
     value: undefined,
     refcount: 1,

@@ -42,7 +42,11 @@ export interface ExporterIO {
   post(message: readonly unknown[], onFailure?: (error: PeerjectError) => void): void
 }
 
-type Sink = (ok: boolean, value: unknown) => void
+/**
+ * Where an operation's outcome goes: a result entry (settled, and sent if pulled) or a request
+ * id (answered with `return`/`throw`). Data, not a callback, so the hot path allocates no closure.
+ */
+type Sink = ExportEntry | number
 
 /** Export table and operation execution of one session. */
 export class Exporter {
@@ -80,7 +84,7 @@ export class Exporter {
       throw exportsQuota(this.#io.peer, this.#io.limits.maxExports)
     }
     const id = this.#nextId--
-    const created = this.#entry(id, 'reference', [])
+    const created = this.#entry(id, 'reference', [], false)
     created.state = 'fulfilled'
     created.value = value
     this.#idsByValue.set(value, id)
@@ -123,17 +127,16 @@ export class Exporter {
         const [, id, name] = message
         const entry = this.#answer(id, 'name', [name])
         if (entry === undefined) return
-        const settle = this.#settler(entry)
         try {
           const value = this.#resolveName(name)
           if (value instanceof Promise)
             value.then(
-              (v) => settle(true, v),
-              (e: unknown) => settle(false, e),
+              (v) => this.#settle(entry, true, v),
+              (e: unknown) => this.#settle(entry, false, e),
             )
-          else settle(true, value)
+          else this.#settle(entry, true, value)
         } catch (error) {
-          settle(false, error)
+          this.#settle(entry, false, error)
         }
         return
       }
@@ -144,7 +147,7 @@ export class Exporter {
         if (entry === undefined) return
         entry.byReference = tag === 'new'
         const op = tag === 'new' ? 'construct' : 'call'
-        this.#operate(target, op, { op, path, args }, this.#settler(entry))
+        this.#operate(target, op, { op, path, args }, entry)
         return
       }
       case 'get':
@@ -154,30 +157,25 @@ export class Exporter {
         this.#admit(id)
         const operation: LocalOperation =
           message[0] === 'set' ? { op: 'set', path, value: message[4] } : { op: message[0], path }
-        this.#operate(target, op, operation, this.#replier(id))
+        this.#operate(target, op, operation, id)
         return
       }
       case 'list': {
         const [, id] = message
         this.#admit(id)
-        const replier = this.#replier(id)
         this.#inFlight++
-        const reply: Sink = (ok, value) => {
-          if (this.#closed) return
-          this.#inFlight--
-          replier(ok, value)
-        }
         const names = this.#io.registry.names()
         const verdicts = names.map((name) =>
           screen(this.#io.authorize, this.#io.peer, 'resolve', [name], 'name'),
         )
         Promise.all(verdicts).then(
           (results) =>
-            reply(
+            this.#finish(
+              id,
               true,
               names.filter((_, i) => results[i] === undefined),
             ),
-          (error: unknown) => reply(false, error),
+          (error: unknown) => this.#finish(id, false, error),
         )
         return
       }
@@ -250,20 +248,12 @@ export class Exporter {
       this.#io.post(['throw', id, exportsQuota(this.#io.peer, this.#io.limits.maxExports)])
       return undefined
     }
-    const entry = this.#entry(id, origin, basePath)
-    // Operations pipelined on a pending result wait behind this until it settles.
-    entry.queue.push(
-      () =>
-        new Promise<void>((resolve) => {
-          if (entry.state !== 'pending') resolve()
-          else entry.watchers.push(resolve)
-        }),
-    )
-    return entry
+    // Its queue is held: operations pipelined on it wait until it settles (`#settle`).
+    return this.#entry(id, origin, basePath, true)
   }
 
-  #entry(id: number, origin: PathOrigin, basePath: Path): ExportEntry {
-    const entry = createEntry(id, origin, basePath)
+  #entry(id: number, origin: PathOrigin, basePath: Path, held: boolean): ExportEntry {
+    const entry = createEntry(id, origin, basePath, held)
     this.#entries.set(id, entry)
     return entry
   }
@@ -273,19 +263,26 @@ export class Exporter {
     if (entry.origin === 'reference') this.#idsByValue.delete(entry.value as object)
   }
 
-  /** A sink that settles result `entry` (and sends it if it was pulled). */
-  #settler(entry: ExportEntry): Sink {
-    return (ok, value) => {
-      entry.state = ok ? 'fulfilled' : 'rejected'
-      entry.value = value
-      for (const watcher of entry.watchers.splice(0)) watcher()
-      if (entry.pulled && this.#entries.get(entry.id) === entry) this.#sendResult(entry)
-    }
+  /** Settles result `entry`: resumes its queue, wakes its watchers, sends it if it was pulled. */
+  #settle(entry: ExportEntry, ok: boolean, value: unknown): void {
+    entry.state = ok ? 'fulfilled' : 'rejected'
+    entry.value = value
+    if (entry.watchers.length > 0) for (const watcher of entry.watchers.splice(0)) watcher()
+    entry.queue.resume()
+    if (entry.pulled && this.#entries.get(entry.id) === entry) this.#sendResult(entry)
   }
 
-  /** A sink that answers request `id` with `return` or `throw`. */
-  #replier(id: number): Sink {
-    return (ok, value) => this.#reply(id, ok, value)
+  /** Feeds an operation's outcome to its sink (see {@link Sink}). */
+  #deliver(sink: Sink, ok: boolean, value: unknown): void {
+    if (typeof sink === 'number') this.#reply(sink, ok, value)
+    else this.#settle(sink, ok, value)
+  }
+
+  /** An operation counted in flight ended. */
+  #finish(sink: Sink, ok: boolean, value: unknown): void {
+    if (this.#closed) return
+    this.#inFlight--
+    this.#deliver(sink, ok, value)
   }
 
   #sendResult(entry: ExportEntry): void {
@@ -314,89 +311,98 @@ export class Exporter {
   }
 
   /**
-   * Runs `op` on export `targetId` in its queue: checks the in-flight quota, the target, the fixed
-   * rules and the authorizer, then applies the operation and feeds the result to `sink`.
+   * Runs `op` on export `targetId` in its queue, behind the peer's earlier operations on it: checks
+   * the in-flight quota and the target, screens (fixed rules, then the authorizer), applies the
+   * operation and feeds the (awaited) outcome to `sink`. The in-flight count covers all of it.
    */
   #operate(targetId: number, op: Operation, operation: LocalOperation, sink: Sink): void {
     const target = this.#entries.get(targetId)
     if (target === undefined) {
-      sink(false, notFound(targetId))
+      this.#deliver(sink, false, notFound(targetId))
       return
     }
-    this.#run(
-      target,
-      () => {
-        if (target.state === 'rejected') throw target.value
-        if (operation.op === 'get' && operation.path.length === 0 && target.origin !== 'result') {
-          throw denied(
-            'get',
-            target.basePath,
-            'a reference is not read by value; read its properties',
-          )
-        }
-        return applyOperation(target.value, operation)
-      },
-      sink,
-      { op, path: [...target.basePath, ...operation.path], origin: target.origin },
+    if (this.#inFlight >= this.#io.limits.maxCallsInFlight) {
+      this.#deliver(sink, false, inFlightQuota(this.#io.peer, this.#io.limits.maxCallsInFlight))
+      return
+    }
+    this.#inFlight++
+    target.queue.push(() => this.#screen(target, op, operation, sink))
+  }
+
+  /** Queue task: screens the operation; returns a promise (holding the queue) when async. */
+  #screen(target: ExportEntry, op: Operation, operation: LocalOperation, sink: Sink): unknown {
+    if (this.#closed) return undefined
+    const path =
+      target.basePath.length === 0 ? [...operation.path] : [...target.basePath, ...operation.path]
+    const verdict = screen(this.#io.authorize, this.#io.peer, op, path, target.origin)
+    if (verdict === undefined) return this.#execute(target, operation, sink)
+    if (verdict instanceof PeerjectError) return this.#finish(sink, false, verdict)
+    return verdict.then((error) =>
+      error === undefined
+        ? this.#execute(target, operation, sink)
+        : this.#finish(sink, false, error),
     )
   }
 
   /**
-   * Queues `work` on `entry` behind its earlier operations; screens it first when `screenWith` is
-   * given. The result (awaited) goes to `sink`; the in-flight count covers the whole operation.
+   * Applies the operation. An outcome that is not a thenable is delivered at once; a thenable (a
+   * promise, or a thenable stub when the call was forwarded to another peer) is awaited first.
    */
-  #run(
-    entry: ExportEntry,
-    work: () => unknown,
-    sink: Sink,
-    screenWith: { op: Operation; path: Path; origin: PathOrigin },
-  ): void {
-    if (this.#inFlight >= this.#io.limits.maxCallsInFlight) {
-      sink(false, inFlightQuota(this.#io.peer, this.#io.limits.maxCallsInFlight))
+  #execute(target: ExportEntry, operation: LocalOperation, sink: Sink): void {
+    let result: unknown
+    try {
+      if (target.state === 'rejected') throw target.value
+      if (operation.op === 'get' && operation.path.length === 0 && target.origin !== 'result') {
+        throw denied(
+          'get',
+          target.basePath,
+          'a reference is not read by value; read its properties',
+        )
+      }
+      result = applyOperation(target.value, operation)
+    } catch (error) {
+      this.#finish(sink, false, error)
       return
     }
-    this.#inFlight++
-    const finish: Sink = (ok, value) => {
-      if (this.#closed) return
-      this.#inFlight--
-      sink(ok, value)
+    if ((typeof result !== 'object' && typeof result !== 'function') || result === null) {
+      this.#finish(sink, true, result)
+      return
     }
-    const execute = (): void => {
-      let result: unknown
-      try {
-        result = work()
-      } catch (error) {
-        finish(false, error)
-        return
-      }
-      Promise.resolve(result).then(
-        (value) => finish(true, value),
-        (error: unknown) => finish(false, error),
-      )
+    // `then` is read once, as promise resolution would; a non-thenable settles now.
+    let then: unknown
+    try {
+      then = (result as { then?: unknown }).then
+    } catch (error) {
+      this.#finish(sink, false, error)
+      return
     }
-    entry.queue.push(() => {
-      if (this.#closed) return undefined
-      const verdict = screen(
-        this.#io.authorize,
-        this.#io.peer,
-        screenWith.op,
-        screenWith.path,
-        screenWith.origin,
+    if (typeof then !== 'function') {
+      this.#finish(sink, true, result)
+      return
+    }
+    new Promise((resolve, reject) => {
+      ;(then as (onFulfilled: unknown, onRejected: unknown) => unknown).call(
+        result,
+        resolve,
+        reject,
       )
-      if (verdict === undefined) return execute()
-      if (verdict instanceof PeerjectError) return finish(false, verdict)
-      return verdict.then((error) => (error === undefined ? execute() : finish(false, error)))
-    })
+    }).then(
+      (value) => this.#finish(sink, true, value),
+      (error: unknown) => this.#finish(sink, false, error),
+    )
   }
 
   #resolveName(name: string): Promise<unknown> | unknown {
-    const lookup = (error: PeerjectError | undefined): unknown => {
-      if (error !== undefined) throw error
-      const value = this.#io.registry.get(name)
-      if (value === undefined) throw notExposed(name)
-      return value
-    }
     const verdict = screen(this.#io.authorize, this.#io.peer, 'resolve', [name], 'name')
-    return verdict instanceof Promise ? verdict.then(lookup) : lookup(verdict)
+    return verdict instanceof Promise
+      ? verdict.then((error) => this.#lookup(name, error))
+      : this.#lookup(name, verdict)
+  }
+
+  #lookup(name: string, error: PeerjectError | undefined): unknown {
+    if (error !== undefined) throw error
+    const value = this.#io.registry.get(name)
+    if (value === undefined) throw notExposed(name)
+    return value
   }
 }

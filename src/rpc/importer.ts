@@ -10,10 +10,16 @@
  * (later operations on it apply to the local value).
  */
 import { PeerjectError } from '../errors.js'
-import { formatPath } from './authorizer.js'
 import type { RpcLimits } from './limits.js'
 import type { Path } from './protocol.js'
-import { Handle, releasedError, type CallOptions, type StubHost } from './stub.js'
+import {
+  Handle,
+  labelText,
+  releasedError,
+  type CallOptions,
+  type Label,
+  type StubHost,
+} from './stub.js'
 
 /** Held value given to the finalization registry for one import. */
 export interface FinalizerToken {
@@ -53,8 +59,18 @@ interface ImportRecord {
   generation: number
 }
 
+/**
+ * A request or pull waiting for its reply. Plain data (the hot path allocates no closures for it):
+ * the timer and abort listener exist only when the operation has options.
+ */
 interface Waiter {
-  settle(ok: boolean, value: unknown): void
+  readonly resolve: (value: unknown) => void
+  readonly reject: (reason: unknown) => void
+  /** For a pull: the answer whose value this is (settled, and its import dropped, first). */
+  readonly answer: Handle | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
 }
 
 /** Import table, pending replies and id allocation of one session. */
@@ -127,8 +143,7 @@ export class Importer implements StubHost {
     const id = target.id
     if (id === undefined) return Promise.reject(target.dead ?? releasedError(target.label))
     const message = op === 'set' ? [op, id, path, value] : [op, id, path]
-    const label = `${op} ${target.label}${path.length === 0 ? '' : `.${formatPath(path)}`}`
-    return this.#request(message, options, label)
+    return this.#request(message, options, { base: target.labelSource, path, op })
   }
 
   issue(
@@ -138,7 +153,7 @@ export class Importer implements StubHost {
     args: readonly unknown[],
     options: CallOptions | undefined,
   ): Handle {
-    const label = `${target.label}${path.length === 0 ? '' : `.${formatPath(path)}`}()`
+    const label: Label = { base: target.labelSource, path, op: 'call' }
     const failed = this.#closed ?? target.dead ?? aborted(options, label)
     if (failed !== undefined || target.id === undefined) {
       return this.#deadHandle('answer', label, failed ?? releasedError(target.label))
@@ -154,15 +169,8 @@ export class Importer implements StubHost {
     const id = answer.id
     if (id === undefined) return Promise.reject(answer.dead ?? releasedError(answer.label))
     return new Promise((resolve, reject) => {
-      const done = (ok: boolean, value: unknown): void => {
-        const record = this.#records.get(id)
-        if (record !== undefined) this.#drop(record, true)
-        answer.settle(ok, value)
-        if (ok) resolve(value)
-        else reject(value)
-      }
-      const waiter = this.#wait(id, done, answer.options, answer.label, answer.deadline)
-      if (waiter) this.#io.post(['pull', id], (error) => this.#settle(id, false, error))
+      const waiting = this.#wait(id, resolve, reject, answer, answer.options, answer.deadline)
+      if (waiting) this.#io.post(['pull', id], (error) => this.#settle(id, false, error))
     })
   }
 
@@ -170,7 +178,7 @@ export class Importer implements StubHost {
     const id = handle.id
     if (id === undefined) return
     handle.kill(releasedError(handle.label))
-    this.#waiters.get(id)?.settle(false, releasedError(handle.label))
+    this.#settle(id, false, releasedError(handle.label), true)
     const record = this.#records.get(id)
     if (record !== undefined) this.#drop(record, true)
   }
@@ -201,25 +209,39 @@ export class Importer implements StubHost {
   close(error: PeerjectError): void {
     if (this.#closed !== undefined) return
     this.#closed = error
-    for (const waiter of [...this.#waiters.values()]) waiter.settle(false, error)
+    for (const id of [...this.#waiters.keys()]) this.#settle(id, false, error, true)
     this.#waiters.clear()
     for (const record of this.#records.values()) {
       const handle = record.handle?.deref()
       if (handle !== undefined) {
         handle.kill(error)
-        this.#finalizer.unregister(handle)
+        this.#finalizer.unregister(record)
       }
     }
     this.#records.clear()
   }
 
-  #settle(id: number, ok: boolean, value: unknown): void {
+  /**
+   * Settles the waiter of reply `id`. Without one (and unless `waitersOnly`), a reply for an
+   * answer nobody pulled means the exporter dropped it (quota): the answer settles locally.
+   */
+  #settle(id: number, ok: boolean, value: unknown, waitersOnly = false): void {
     const waiter = this.#waiters.get(id)
     if (waiter !== undefined) {
-      waiter.settle(ok, value)
+      this.#waiters.delete(id)
+      if (waiter.timer !== undefined) clearTimeout(waiter.timer)
+      if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+      const answer = waiter.answer
+      if (answer !== undefined) {
+        const record = this.#records.get(id)
+        if (record !== undefined) this.#drop(record, true)
+        answer.settle(ok, value)
+      }
+      if (ok) waiter.resolve(value)
+      else waiter.reject(value)
       return
     }
-    // A reply for an answer nobody pulled: the exporter dropped it (quota). Settle it locally.
+    if (waitersOnly) return
     const record = this.#records.get(id)
     const handle = record?.handle?.deref()
     if (record !== undefined && handle?.kind === 'answer') {
@@ -228,63 +250,89 @@ export class Importer implements StubHost {
     }
   }
 
-  /** Registers a waiter for reply `id`, with its timeout and abort signal. */
+  /**
+   * Registers a waiter for reply `id`, with its timeout and abort signal. Returns false when it
+   * settled at once (session closed, signal already aborted, deadline passed): send nothing.
+   */
   #wait(
     id: number,
-    done: (ok: boolean, value: unknown) => void,
+    resolve: (value: unknown) => void,
+    reject: (reason: unknown) => void,
+    answer: Handle | undefined,
     options: CallOptions | undefined,
-    label: string,
-    deadline?: number,
+    deadline: number | undefined,
+    request?: Label,
   ): boolean {
+    // Labels are only needed for errors, and built then.
+    const label: Label = request ?? answer?.labelSource ?? `request ${id}`
     if (this.#closed !== undefined) {
-      done(false, this.#closed)
+      this.#early(reject, answer, this.#closed)
       return false
     }
     const early = aborted(options, label)
     if (early !== undefined) {
-      done(false, early)
+      this.#early(reject, answer, early)
       return false
     }
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const signal = options?.signal
-    const onAbort = (): void => waiter.settle(false, aborted(options, label))
     const waiter: Waiter = {
-      settle: (ok, value) => {
-        if (this.#waiters.get(id) !== waiter) return
-        this.#waiters.delete(id)
-        if (timer !== undefined) clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-        done(ok, value)
-      },
+      resolve,
+      reject,
+      answer,
+      timer: undefined,
+      signal: undefined,
+      onAbort: undefined,
     }
     this.#waiters.set(id, waiter)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const timeoutMs = options?.timeoutMs
+    if (options === undefined) return true
+    const signal = options.signal
+    if (signal !== undefined) {
+      waiter.signal = signal
+      waiter.onAbort = () => this.#settle(id, false, aborted(options, label), true)
+      signal.addEventListener('abort', waiter.onAbort, { once: true })
+    }
+    const timeoutMs = options.timeoutMs
     if (timeoutMs !== undefined) {
       const remaining = deadline === undefined ? timeoutMs : deadline - Date.now()
-      const expire = (): void =>
-        waiter.settle(
-          false,
-          new PeerjectError(
-            'ERR_TIMEOUT',
-            `${label} on peer ${this.#io.peer} did not settle within ${timeoutMs} ms; raise timeoutMs in withOptions(stub, { timeoutMs })`,
-          ),
-        )
-      if (remaining <= 0) expire()
-      else timer = setTimeout(expire, remaining)
+      if (remaining <= 0) this.#expire(id, label, timeoutMs)
+      else waiter.timer = setTimeout(() => this.#expire(id, label, timeoutMs), remaining)
     }
     return this.#waiters.get(id) === waiter
+  }
+
+  /** A waiter that settled before it was registered. */
+  #early(
+    reject: (reason: unknown) => void,
+    answer: Handle | undefined,
+    error: PeerjectError,
+  ): void {
+    if (answer !== undefined) {
+      const record = answer.id === undefined ? undefined : this.#records.get(answer.id)
+      if (record !== undefined) this.#drop(record, true)
+      answer.settle(false, error)
+    }
+    reject(error)
+  }
+
+  #expire(id: number, label: Label, timeoutMs: number): void {
+    this.#settle(
+      id,
+      false,
+      new PeerjectError(
+        'ERR_TIMEOUT',
+        `${labelText(label)} on peer ${this.#io.peer} did not settle within ${timeoutMs} ms; raise timeoutMs in withOptions(stub, { timeoutMs })`,
+      ),
+      true,
+    )
   }
 
   #request(
     message: readonly unknown[],
     options: CallOptions | undefined,
-    label: string,
+    label: Label,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++
-      const done = (ok: boolean, value: unknown): void => (ok ? resolve(value) : reject(value))
-      if (!this.#wait(id, done, options, label)) return
+      if (!this.#wait(id, resolve, reject, undefined, options, undefined, label)) return
       const [tag, ...rest] = message
       this.#io.post([tag, id, ...rest], (error) => this.#settle(id, false, error))
     })
@@ -294,14 +342,14 @@ export class Importer implements StubHost {
     id: number,
     kind: 'named' | 'answer',
     shape: 'function' | 'object',
-    label: string,
+    label: Label,
     options: CallOptions | undefined,
     deadline?: number,
   ): Handle {
     const handle = new Handle(this, kind, shape, id, label, options, deadline)
     const record: ImportRecord = { id, count: 1, handle: new WeakRef(handle), generation: 0 }
     this.#records.set(id, record)
-    this.#finalizer.register(handle, { id, generation: 0 }, handle)
+    this.#finalizer.register(handle, { id, generation: 0 }, record)
     return handle
   }
 
@@ -309,7 +357,7 @@ export class Importer implements StubHost {
     const handle = new Handle(this, 'reference', shape, record.id, label)
     record.generation++
     record.handle = new WeakRef(handle)
-    this.#finalizer.register(handle, { id: record.id, generation: record.generation }, handle)
+    this.#finalizer.register(handle, { id: record.id, generation: record.generation }, record)
     return handle
   }
 
@@ -317,8 +365,7 @@ export class Importer implements StubHost {
   #drop(record: ImportRecord, send: boolean): void {
     if (this.#records.get(record.id) !== record) return
     this.#records.delete(record.id)
-    const handle = record.handle?.deref()
-    if (handle !== undefined) this.#finalizer.unregister(handle)
+    this.#finalizer.unregister(record)
     if (send && this.#closed === undefined) this.#io.post(['release', record.id, record.count])
   }
 
@@ -326,7 +373,7 @@ export class Importer implements StubHost {
   #unsent(id: number, handle: Handle, error: PeerjectError): void {
     const record = this.#records.get(id)
     if (record !== undefined) this.#drop(record, false)
-    this.#waiters.get(id)?.settle(false, error)
+    this.#settle(id, false, error, true)
     handle.settle(false, error)
   }
 
@@ -337,7 +384,7 @@ export class Importer implements StubHost {
     this.#drop(record, true)
   }
 
-  #deadHandle(kind: 'named' | 'answer' | 'reference', label: string, error: PeerjectError): Handle {
+  #deadHandle(kind: 'named' | 'answer' | 'reference', label: Label, error: PeerjectError): Handle {
     if (kind === 'answer') return Handle.local(Promise.reject(error), label)
     const handle = new Handle(this, kind, 'function', undefined, label)
     handle.kill(error)
@@ -345,8 +392,10 @@ export class Importer implements StubHost {
   }
 }
 
-function aborted(options: CallOptions | undefined, label: string): PeerjectError | undefined {
+function aborted(options: CallOptions | undefined, label: Label): PeerjectError | undefined {
   const signal = options?.signal
   if (signal?.aborted !== true) return undefined
-  return new PeerjectError('ERR_ABORTED', `${label} was aborted`, { cause: signal.reason })
+  return new PeerjectError('ERR_ABORTED', `${labelText(label)} was aborted`, {
+    cause: signal.reason,
+  })
 }

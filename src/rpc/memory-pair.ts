@@ -9,6 +9,7 @@ import type { Authorizer } from './authorizer.js'
 import { ExportRegistry } from './export-registry.js'
 import type { FinalizerFactory } from './importer.js'
 import type { RpcLimits } from './limits.js'
+import { isBatch } from './outbox.js'
 import { RpcSession } from './session.js'
 
 /** One recorded message. */
@@ -19,6 +20,8 @@ export interface LoggedMessage {
   readonly message: unknown
   /** When it was sent (performance.now()). */
   readonly at: number
+  /** How many messages shared its send, when it was part of a batch. */
+  readonly batch?: number
 }
 
 /** Options of one side of a {@link createMemoryPair}. */
@@ -94,7 +97,16 @@ export function createMemoryPair(options: MemoryPairOptions = {}): MemoryPair {
       exports: side === 'a' ? exportsA : exportsB,
       send: (bytes) => {
         const copy = bytes.slice()
-        log.push({ from: self, message: readable(logCodec, copy), at: performance.now() })
+        const decoded = readable(logCodec, copy)
+        const at = performance.now()
+        // A batch (several messages in one send, docs/rpc.md "Batching") is logged message by
+        // message; `batch` tells which ones shared a send.
+        if (isBatch(decoded)) {
+          for (const message of decoded)
+            log.push({ from: self, message, at, batch: decoded.length })
+        } else {
+          log.push({ from: self, message: decoded, at })
+        }
         deliver(side === 'a' ? 'b' : 'a', copy)
         return Promise.resolve()
       },

@@ -4,7 +4,8 @@
  *
  * Every message is a plain array whose first element names it. It is encoded by the codec with
  * the session's external hooks, so functions and by-reference objects inside `args`, `value` and
- * `error` travel as {@link RefData} (see below).
+ * `error` travel as {@link RefData} (see below). Several messages may travel as one batch, an
+ * array of messages (src/rpc/outbox.ts); each is then checked and handled in order.
  *
  * Ids (captp-style, counters never random). Each session holds an export table (objects it
  * serves to its peer) and an import table (objects the peer serves to it); an id names an entry

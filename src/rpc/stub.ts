@@ -16,6 +16,8 @@
  * An answer (the result of a call or `new`) starts remote: operations on it are pipelined to the
  * peer by its id before it resolves. Once its value arrives (it was awaited), the handle turns
  * local: later operations apply to the received value (forwarding to stubs inside it).
+ *
+ * Over 400 lines: Handle, its proxy and the lazy labels are one concept, kept together.
  */
 import { BY_REFERENCE } from '../codec/index.js'
 import { PeerjectError } from '../errors.js'
@@ -62,6 +64,21 @@ export interface StubHost {
   report(error: unknown, what: string): void
 }
 
+/**
+ * A label for messages, built only when first read (most calls never need theirs): a string, or
+ * `{ base, path, op }` standing for `base.path()` (op 'call') or `get base.path` (other ops).
+ */
+export type Label =
+  | string
+  | { readonly base: Label; readonly path: Path; readonly op: 'call' | 'get' | 'set' | 'delete' }
+
+/** The text of `label`. */
+export function labelText(label: Label): string {
+  if (typeof label === 'string') return label
+  const target = `${labelText(label.base)}${label.path.length === 0 ? '' : `.${formatPath(label.path)}`}`
+  return label.op === 'call' ? `${target}()` : `${label.op} ${target}`
+}
+
 /** What a handle stands for. */
 export type HandleKind = 'reference' | 'named' | 'answer' | 'local'
 
@@ -76,8 +93,13 @@ export class Handle {
   #local: Promise<unknown> | undefined
   #settled: Settled | undefined
   #dead: PeerjectError | undefined
-  #root: WeakRef<object> | undefined
+  /**
+   * The root proxy. Held strongly: the proxy holds this handle too, and the pair is collected
+   * together (a WeakRef here cost more than a whole proxy, on every call's answer).
+   */
+  #root: object | undefined
   #pull: Promise<unknown> | undefined
+  #label: Label
 
   constructor(
     /** The session that owns the import (undefined for purely local results). */
@@ -87,17 +109,29 @@ export class Handle {
     readonly shape: 'function' | 'object',
     id: number | undefined,
     /** For messages: what this stands for (`counter`, `counter.add()`). */
-    readonly label: string,
+    label: Label,
     /** Options the answer was issued with (its timeout covers the pull too). */
     readonly options?: CallOptions,
     /** When the answer must have arrived (Date.now() based), from `options.timeoutMs`. */
     readonly deadline?: number,
   ) {
     this.id = id
+    this.#label = label
+  }
+
+  /** For messages: what this stands for (`counter`, `counter.add()`). */
+  get label(): string {
+    if (typeof this.#label !== 'string') this.#label = labelText(this.#label)
+    return this.#label
+  }
+
+  /** The label, unbuilt (for labels of operations on this handle). */
+  get labelSource(): Label {
+    return this.#label
   }
 
   /** A local handle for a promise (results of operations on local values). */
-  static local(promise: Promise<unknown>, label: string): Handle {
+  static local(promise: Promise<unknown>, label: Label): Handle {
     const handle = new Handle(undefined, 'local', 'function', undefined, label)
     handle.#becomeLocal(promise)
     return handle
@@ -120,29 +154,33 @@ export class Handle {
 
   /** The canonical root proxy (the same object while anything holds it). */
   root(): object {
-    const existing = this.#root?.deref()
+    const existing = this.#root
     if (existing !== undefined) return existing
     const proxy = createProxy(new StubController(this, [], this.options))
-    this.#root = new WeakRef(proxy)
+    this.#root = proxy
     return proxy
   }
 
-  /** Switches to local: the answer's value (or error) arrived. */
+  /** Switches to local: the answer's value (or error) arrived. The first outcome wins. */
   settle(ok: boolean, value: unknown): void {
     this.id = undefined
-    this.#becomeLocal(ok ? Promise.resolve(value) : Promise.reject(value))
+    if (this.#isLocal()) return
+    // The promise of it is made only if something asks (`#localValue`): most answers are
+    // awaited once, through the pull's own promise.
+    this.#settled = ok ? { ok: true, value } : { ok: false, value }
   }
 
   /** Marks the handle unusable: later operations reject with `error`. */
   kill(error: PeerjectError): void {
-    if (this.#local !== undefined) return
+    if (this.#isLocal()) return
     this.#dead ??= error
     this.id = undefined
   }
 
   /** The value of a thenable root: the answer's value or the local result. */
   value(): Promise<unknown> {
-    if (this.#local !== undefined) return this.#local
+    const local = this.#localValue()
+    if (local !== undefined) return local
     if (this.#dead !== undefined) return Promise.reject(this.#dead)
     if (this.host === undefined) return Promise.resolve(undefined)
     this.#pull ??= this.host.pull(this)
@@ -187,7 +225,7 @@ export class Handle {
 
   /** Releases the import now (idempotent; a local handle has nothing to release). */
   release(): void {
-    if (this.#local !== undefined || this.#dead !== undefined || this.host === undefined) return
+    if (this.#isLocal() || this.#dead !== undefined || this.host === undefined) return
     this.host.release(this)
   }
 
@@ -199,15 +237,27 @@ export class Handle {
     this.#local = promise
   }
 
+  #isLocal(): boolean {
+    return this.#local !== undefined || this.#settled !== undefined
+  }
+
+  /** The local value as a promise (made on first use for a settled answer), or undefined. */
+  #localValue(): Promise<unknown> | undefined {
+    if (this.#local === undefined && this.#settled !== undefined) {
+      const { ok, value } = this.#settled
+      this.#local = ok ? Promise.resolve(value) : Promise.reject(value)
+    }
+    return this.#local
+  }
+
   #remoteOrLocal(
     op: 'get' | 'set' | 'delete',
     local: LocalOperation,
     value: unknown,
     options: CallOptions | undefined,
   ): Promise<unknown> {
-    if (this.#local !== undefined) {
-      return this.#local.then((root) => applyOperation(root, local, options))
-    }
+    const root = this.#localValue()
+    if (root !== undefined) return root.then((value) => applyOperation(value, local, options))
     if (this.#dead !== undefined || this.host === undefined) return Promise.reject(this.#dead)
     return this.host.request(op, this, local.path, value, options)
   }
@@ -218,13 +268,15 @@ export class Handle {
     args: readonly unknown[],
     options: CallOptions | undefined,
   ): object {
-    const label = `${this.label}${path.length === 0 ? '' : `.${formatPath(path)}`}()`
-    if (this.#local !== undefined) {
+    const local = this.#localValue()
+    if (local !== undefined) {
+      const label: Label = { base: this.#label, path, op: 'call' }
       const operation: LocalOperation = { op: op === 'new' ? 'construct' : 'call', path, args }
-      const result = this.#local.then((root) => applyOperation(root, operation, options))
+      const result = local.then((root) => applyOperation(root, operation, options))
       return Handle.local(result, label).root()
     }
     if (this.#dead !== undefined || this.host === undefined) {
+      const label: Label = { base: this.#label, path, op: 'call' }
       return Handle.local(Promise.reject(this.#dead), label).root()
     }
     return this.host.issue(op, this, path, args, options).root()
@@ -269,7 +321,9 @@ export function controllerOf(value: unknown): StubController | undefined {
 
 /** Makes a proxy for `controller`. */
 export function createProxy(controller: StubController): object {
-  const target = isObjectShaped(controller) ? {} : function stub(): void {}
+  // Anonymous on purpose: a named function expression costs a defineProperty per proxy under
+  // esbuild's keepNames (tsx, the bench), and the name is never seen (reads go to the peer).
+  const target = isObjectShaped(controller) ? {} : function (): void {}
   return new Proxy(target, {
     get(_target, key) {
       if (typeof key === 'symbol') return symbolMember(controller, key)
@@ -347,6 +401,8 @@ function symbolMember(controller: StubController, key: symbol): unknown {
 
 /** Canonical array-index strings become numbers, so `items[2]` and `items['2']` match. */
 function toPathKey(key: string): PathKey {
+  const first = key.charCodeAt(0)
+  if (!(first >= 48 && first <= 57)) return key // not a digit: a name
   return /^(?:0|[1-9]\d{0,15})$/.test(key) && Number.isSafeInteger(Number(key)) ? Number(key) : key
 }
 

@@ -246,7 +246,13 @@ describe('references between Chromium and Node over real WebRTC', () => {
     const toPage = link(node, idA)
     const codec = new Codec()
     const hooks = { export: () => null, import: () => null }
-    const tag = (bytes: Uint8Array): string => (codec.decode(bytes, hooks) as [string])[0]
+    // The tags of one channel message: one rpc message, or a batch of them (docs/rpc.md).
+    const tags = (bytes: Uint8Array): string[] => {
+      const message = codec.decode(bytes, hooks) as unknown[]
+      return Array.isArray(message[0])
+        ? (message as Array<[string]>).map((inner) => inner[0])
+        : [message[0] as string]
+    }
     const received: string[] = []
     const sent: string[] = []
     await run(
@@ -256,11 +262,11 @@ describe('references between Chromium and Node over real WebRTC', () => {
     )
     const original = toPage.wire.sendMessage.bind(toPage.wire)
     toPage.wire.sendMessage = (channel, bytes, options) => {
-      if (channel === 1) sent.push(`${received.length}:${tag(bytes)}`)
+      if (channel === 1) for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
       return original(channel, bytes, options)
     }
     const off = toPage.wire.on('message', (channel, bytes) => {
-      if (channel === 1) received.push(tag(bytes))
+      if (channel === 1) received.push(...tags(bytes))
     })
     try {
       expect(await run(pageA, `async () => window.chain.user(1).profile().name()`)).toBe('user 1')

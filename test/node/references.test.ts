@@ -315,14 +315,20 @@ describe('references between Node peers over real WebRTC', () => {
     const sent: string[] = []
     const received: string[] = []
     const hooks = { export: () => null, import: () => null }
-    const tag = (bytes: Uint8Array): string => (codec.decode(bytes, hooks) as [string])[0]
+    // The tags of one channel message: one rpc message, or a batch of them (docs/rpc.md).
+    const tags = (bytes: Uint8Array): string[] => {
+      const message = codec.decode(bytes, hooks) as unknown[]
+      return Array.isArray(message[0])
+        ? (message as Array<[string]>).map((inner) => inner[0])
+        : [message[0] as string]
+    }
     const original = toB.wire.sendMessage.bind(toB.wire)
     toB.wire.sendMessage = (channel, bytes, options) => {
-      if (channel === RPC) sent.push(`${received.length}:${tag(bytes)}`)
+      if (channel === RPC) for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
       return original(channel, bytes, options)
     }
     const off = toB.wire.on('message', (channel, bytes) => {
-      if (channel === RPC) received.push(tag(bytes))
+      if (channel === RPC) received.push(...tags(bytes))
     })
     try {
       expect(await chain.user(1).profile().name()).toBe('user 1')
@@ -541,10 +547,16 @@ describe('references: a hostile peer over real WebRTC', () => {
     const waiting = new Map<number, (reply: unknown[]) => void>()
     peer.wire.on('message', (channel, bytes) => {
       if (channel !== RPC) return
-      const reply = codec.decode(bytes, { export: () => null, import: (_kind, data) => data })
-      const [, id] = reply as [string, number]
-      replies.set(id, reply as unknown[])
-      waiting.get(id)?.(reply as unknown[])
+      const decoded = codec.decode(bytes, { export: () => null, import: (_kind, data) => data })
+      // One rpc message, or a batch of them (docs/rpc.md, "Batching").
+      const messages = (Array.isArray((decoded as unknown[])[0]) ? decoded : [decoded]) as Array<
+        unknown[]
+      >
+      for (const reply of messages) {
+        const id = reply[1] as number
+        replies.set(id, reply)
+        waiting.get(id)?.(reply)
+      }
     })
     return {
       send: (message: readonly unknown[], hooks?: Parameters<Codec['encode']>[1]) =>

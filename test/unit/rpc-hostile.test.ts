@@ -54,6 +54,23 @@ describe('coded failures that leave the session open', () => {
     expect(v.errors).toEqual([])
   })
 
+  test('a batch is handled message by message, in order', async () => {
+    const v = victim()
+    v.exports.expose('obj', { f: (x: number) => x + 1 })
+    v.feed([
+      ['resolve', 1, 'obj'],
+      ['call', 2, 1, ['f'], [1]],
+      ['pull', 2],
+      ['get', 3, 1, ['__proto__']],
+    ])
+    await v.tick()
+    expect(v.sent).toMatchObject([
+      ['return', 2, 2],
+      ['throw', 3, { code: 'ERR_DENIED' }],
+    ])
+    expect(v.errors).toEqual([])
+  })
+
   test('prototype pollution attempts are denied before anything is walked', async () => {
     const v = victim()
     v.exports.expose('obj', { a: {} })
@@ -107,6 +124,16 @@ describe('protocol violations close the session alone', () => {
     ['unknown message', (v) => v.feed(['explode', 1])],
     ['a bad id', (v) => v.feed(['call', 1.5, 1, [], []])],
     ['a bad path', (v) => v.feed(['get', 1, 1, [{}]])],
+    [
+      'a batch with a malformed message',
+      (v) =>
+        v.feed([
+          ['list', 1],
+          ['explode', 2],
+        ]),
+    ],
+    ['a batch of batches', (v) => v.feed([[['list', 1]], [['list', 2]]])],
+    ['an empty message in a batch', (v) => v.feed([[], ['list', 1]])],
     ['a path too long', (v) => v.feed(['get', 1, 1, new Array(100).fill('a')])],
     ['ids that do not increase', (v) => (v.feed(['list', 5]), v.feed(['list', 5]))],
     ['a reply to nothing', (v) => v.feed(['return', 3, null])],

@@ -42,6 +42,46 @@ describe('golden traces', () => {
     expect(pair.a.stats()).toMatchObject({ imports: 1, pendingCalls: 0 })
   })
 
+  test('messages of primitives issued together share one send: [release, call, pull] per call', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('counter', new Counter())
+    const counter = pair.a.resolve<Counter>('counter')
+    expect(await counter.add(2)).toBe(2)
+    expect(await counter.add(3)).toBe(5)
+    await pair.settle()
+    expect(pair.log.map((entry) => [entry.from, entry.message, entry.batch])).toEqual([
+      ['a', ['resolve', 1, 'counter'], 3],
+      ['a', ['call', 2, 1, ['add'], [2]], 3],
+      ['a', ['pull', 2], 3],
+      ['b', ['return', 2, 2], undefined],
+      // The first answer's release waited for the next call and left with it.
+      ['a', ['release', 2, 1], 3],
+      ['a', ['call', 3, 1, ['add'], [3]], 3],
+      ['a', ['pull', 3], 3],
+      ['b', ['return', 3, 5], undefined],
+      ['a', ['release', 3, 1], undefined],
+    ])
+  })
+
+  test('an argument holding objects is encoded at the call: later changes do not cross', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', { read: (value: { n: number }) => value.n })
+    const api = pair.a.resolve<{ read(value: { n: number }): number }>('api')
+    const value = { n: 1 }
+    const result = api.read(value)
+    value.n = 2
+    expect(await result).toBe(1)
+    await pair.settle()
+    // Its call went on its own; the messages of primitives around it were batched.
+    expect(pair.log.map((entry) => [entry.message, entry.batch])).toEqual([
+      [['resolve', 1, 'api'], undefined],
+      [['call', 2, 1, ['read'], [{ n: 1 }]], undefined],
+      [['pull', 2], undefined],
+      [['return', 2, 1], undefined],
+      [['release', 2, 1], undefined],
+    ])
+  })
+
   test('a read, an assignment and a delete are one request and one reply each', async () => {
     const pair = createMemoryPair()
     const state: { x: number; y?: number } = { x: 1, y: 2 }
