@@ -14,6 +14,7 @@ import type { ViteDevServer } from 'vite'
 import { launchChromium } from '../test/helpers/chromium.js'
 import type { Env, SideHandle } from './env.js'
 import { pair } from './env.js'
+import { BENCH_DIR } from './paths.js'
 
 /** A running browser and page server. */
 export interface Browsers {
@@ -101,9 +102,9 @@ export function pageHandle(page: Page, name: string): SideHandle {
 async function startPageServer(): Promise<{ url: string; server: ViteDevServer }> {
   const server = await createServer({
     configFile: false,
-    root: fileURLToPath(new URL('./pages', import.meta.url)),
+    root: fileURLToPath(new URL('./pages', BENCH_DIR)),
     // Its own cache: other tools' Vite servers on this checkout must not share optimized deps.
-    cacheDir: fileURLToPath(new URL('../node_modules/.vite-bench', import.meta.url)),
+    cacheDir: fileURLToPath(new URL('../node_modules/.vite-bench', BENCH_DIR)),
     optimizeDeps: { include: ['peerjs'] },
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
     logLevel: 'error',

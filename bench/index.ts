@@ -33,6 +33,7 @@ import type { AdapterEnvs, BrowserPeerJsEnv } from './peerjs-figures.js'
 import { adapterFigure, browserAdapterFigure, peerJsBinaryFigure } from './peerjs-figures.js'
 import type { Goal, Row } from './report.js'
 import { failedRow, met, textTable, writeResults } from './report.js'
+import { BENCH_DIR } from './paths.js'
 import { MiB, reasonOf, withTimeout } from './stats.js'
 
 /** Whole-run budget: figures that would start after it are skipped (reported as failed). */
@@ -278,7 +279,7 @@ async function main(): Promise<void> {
       `Details: bench/results/${only.length === 0 ? 'latest' : 'partial'}.md`,
   )
   await writeResults(
-    new URL('./results/', import.meta.url),
+    new URL('./results/', BENCH_DIR),
     only.length === 0 ? 'latest' : 'partial',
     rows,
     {
