@@ -2,7 +2,9 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist', '.bench-build', 'demo/dist', 'node_modules', 'bench/results', 'test-results'] },
+  {
+    ignores: ['dist', '.bench-build', 'demo/dist', 'node_modules', 'bench/results', 'test-results'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
