@@ -199,7 +199,7 @@ export function roundTripFigure(label: string, blocks: number, perBlock: number)
           note:
             `await remote.echo(i) (call + pull out, return back) vs 8 bytes sent with ` +
             `wire.sendMessage on spare wire channel 9 and echoed the same way (same connection, same ` +
-            `wire, bytes only). Medians of ${blocks} interleaved blocks of ${perBlock} sequential round ` +
+            `wire, bytes only). After 300 unmeasured round trips of each, medians of ${blocks} interleaved blocks of ${perBlock} sequential round ` +
             `trips each (block mean per round trip; p95 of blocks: rpc ${quantile(trips.rpc, 0.95).toFixed(2)} ms, ` +
             `raw ${quantile(trips.raw, 0.95).toFixed(2)} ms).`,
         },

@@ -182,7 +182,7 @@ function envFigures(label: string): Array<Figure<Env>> {
     bulkFigure(label, 32 * MiB, 7),
     smallFigure(label, 20_000, 7),
     latencyFigure(label, 64 * MiB, 2),
-    roundTripFigure(label, 40, 10),
+    roundTripFigure(label, 100, 10),
     callRateFigure(label, 3000, 500, 3),
   ]
 }

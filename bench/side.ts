@@ -32,6 +32,9 @@ import {
 } from './pingers.js'
 import { benchTarget } from './rpc.js'
 
+/** Unmeasured round trips of each kind before `roundTrips` measures. */
+const WARM_UP_ROUND_TRIPS = 300
+
 /** Now, on a clock shared by the pages of one browser (ms). */
 export function clock(): number {
   return performance.timeOrigin + performance.now()
@@ -264,14 +267,17 @@ export class BenchSide {
   /**
    * Client: `blocks` rounds of (`perBlock` raw wire ping-pongs, `perBlock` × `await api.echo(i)`,
    * `perBlock` × `await api.step(i).next(1).done()`), each sequential; returns the mean ms per
-   * round trip of every block. Blocks interleave the three so drift hits all alike, and timing a
-   * block (not one call) keeps browsers' coarse timers (0.1 ms) out of the figure.
+   * round trip of every block, after {@link WARM_UP_ROUND_TRIPS} unmeasured ones of each. Blocks
+   * interleave the three so drift hits all alike, and timing a block (not one call) keeps
+   * browsers' coarse timers (0.1 ms) out of the figure.
    */
   async roundTrips(blocks: number, perBlock: number): Promise<RoundTrips> {
     const peer = this.#requirePeer()
     const api = peer.resolve<BenchTarget>('bench')
     const ping = this.#rawPinger(peer)
-    for (let i = 0; i < perBlock; i++) {
+    // Warm-up (not measured): enough iterations of each for the JIT to settle on both sides, so
+    // the figure is the steady state a long-lived peer sees rather than first-call compilation.
+    for (let i = 0; i < WARM_UP_ROUND_TRIPS; i++) {
       await ping(i)
       await api.echo(i)
       await api.step(i).next(1).done()
