@@ -4,16 +4,16 @@
  *
  * What the worker is given (docs/security.md, "Node"):
  * - the permission model in the worker's own `execArgv` (`--permission`, or
- *   `--experimental-permission` on Node 20): no file system, no child processes, no addons;
- * - a module-resolution hook, registered before any code object loads, that refuses every specifier
- *   but `data:text/javascript` URLs, so `import('node:' + 'fs')`, bare packages and files all fail;
- *   `module.registerHooks` runs it in the worker's thread where it exists (Node ≥ 22.15), else
- *   `module.register` runs it on a hooks thread (Node 20; that thread needs `--allow-worker`);
+ *   `--experimental-permission` on Node 20): no file system, no child processes, no workers, no
+ *   addons;
+ * - code objects linked as `vm.SourceTextModule`s (`--experimental-vm-modules`) that can resolve
+ *   nothing but their `peerject:<id>` dependencies, statically or through `import()`, so
+ *   `import('node:' + 'fs')`, bare packages, files and URLs all fail. (A module-loader hook did this
+ *   before; on Node 20 it needs a hooks thread of its own, which doubled a worker's start.)
  * - `process`, `Buffer` and the network globals removed;
  * - `resourceLimits` from `memoryMb`, an empty `env`, no `argv`.
  * This is defence in depth, not a security boundary against a determined attacker.
  */
-import * as nodeModule from 'node:module'
 import { Worker, type MessagePort as NodeMessagePort } from 'node:worker_threads'
 
 import { PeerjectError } from '../errors.js'
@@ -23,37 +23,45 @@ import type { WorkerHandle, WorkerHost, WorkerStartOptions } from './worker-host
 
 /** Default heap cap of a code object's worker, in MiB. */
 export const DEFAULT_MEMORY_MB = 256
-/** Longest `data:` URL the Node worker builds for one module (64 MiB). */
-const MAX_MODULE_URL = 64 * 1024 * 1024
 
-/** Refuses every specifier but a `data:text/javascript` URL; shared by both hook flavours. */
-const CHECK_SOURCE = String.raw`(specifier) => {
-  if (typeof specifier === 'string' && specifier.startsWith('data:text/javascript')) return
-  throw new Error("code objects may import only 'peerject:<id>' dependencies; '" + String(specifier).slice(0, 100) + "' is refused")
-}`
-
-/** The hooks module for `module.register` (Node 20). */
-const HOOKS_MODULE = `const check = ${CHECK_SOURCE}
-export async function resolve(specifier, context, nextResolve) {
-  check(specifier)
-  return nextResolve(specifier, context)
-}`
-
+/**
+ * The worker's bootstrap. Comlink (trusted, vendored) is imported from a `data:` URL before
+ * anything else; code objects are then linked and evaluated as `vm.SourceTextModule`s whose only
+ * resolvable specifiers are the `peerject:<id>` dependencies loaded before them — static imports
+ * through `link`, `import()` through `importModuleDynamically` (which V8 also uses for `import()`
+ * inside `eval` and `new Function` code of those modules). Everything else is refused.
+ */
 const BOOTSTRAP = `import { workerData } from 'node:worker_threads'
-import * as nodeModule from 'node:module'
-const check = ${CHECK_SOURCE}
-if (typeof nodeModule.registerHooks === 'function') {
-  nodeModule.registerHooks({ resolve: (specifier, context, nextResolve) => { check(specifier); return nextResolve(specifier, context) } })
-} else {
-  nodeModule.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS_MODULE)}))
+import vm from 'node:vm'
+const refuse = (specifier) => {
+  throw new Error("code objects may import only 'peerject:<id>' dependencies; '" + String(specifier).slice(0, 100) + "' is refused")
 }
-const NodeBuffer = Buffer
-const moduleUrl = (source) => {
-  const url = 'data:text/javascript;base64,' + NodeBuffer.from(source, 'utf8').toString('base64')
-  if (url.length > ${MAX_MODULE_URL}) throw new RangeError('the dependency graph is too large to load in Node (a module URL exceeds 64 MiB): share fewer modules between dependencies')
-  return url
+const Comlink = await import('data:text/javascript;base64,' + Buffer.from(${JSON.stringify(COMLINK_SOURCE)}, 'utf8').toString('base64'))
+const load = async (modules, entry) => {
+  const loaded = new Map()
+  const lookup = (from, specifier) => {
+    const match = /^peerject:([0-9a-f]{64})$/.exec(specifier)
+    if (match === null) refuse(specifier)
+    const found = loaded.get(match[1])
+    if (found === undefined) throw new Error('code object ' + from.slice(0, 8) + "… imports 'peerject:" + match[1] + "', which was not loaded")
+    return found
+  }
+  for (const { id, source } of modules) {
+    const module = new vm.SourceTextModule(source, {
+      identifier: 'peerject:' + id,
+      importModuleDynamically: async (specifier) => {
+        const found = lookup(id, specifier)
+        if (found.status !== 'evaluated') await found.evaluate()
+        return found
+      },
+    })
+    await module.link((specifier) => lookup(id, specifier))
+    loaded.set(id, module)
+  }
+  const main = loaded.get(entry)
+  await main.evaluate()
+  return main.namespace
 }
-const Comlink = await import(moduleUrl(${JSON.stringify(COMLINK_SOURCE)}))
 const report = (what) => (error) => console.error('peerject: ' + what + ' in a code object:', error)
 process.on('uncaughtException', report('uncaught exception'))
 process.on('unhandledRejection', report('unhandled rejection'))
@@ -61,15 +69,14 @@ for (const name of ['process', 'Buffer', 'global']) {
   delete globalThis[name]
   if (name in globalThis) throw new Error('cannot remove the global ' + name)
 }
-await (${RUNTIME_SOURCE})(workerData.port, { Comlink, moduleUrl })
+await (${RUNTIME_SOURCE})(workerData.port, { Comlink, load })
 `
 
 /** Options of {@link NodeWorkerHost}. */
 export interface NodeWorkerHostOptions {
   /**
-   * Keep one booted worker (of the default `memoryMb`) ready, so `run()` skips the boot — about
-   * 30 ms on Node 20, where the module hook needs a thread of its own. A spare is used by exactly one
-   * code object, never reused. It does not keep the process alive; `close()` ends it. Default false.
+   * Keep one booted worker (of the default `memoryMb`) ready, so `run()` skips the boot (about
+   * 30 ms here, most of a cold start). A spare is used by exactly one code object, never reused. It does not keep the process alive; `close()` ends it. Default false.
    */
   readonly prewarm?: boolean
 }
@@ -189,13 +196,10 @@ export class NodeWorkerHost implements WorkerHost {
 /** Node flags for the worker, limited to those this Node accepts. */
 function workerExecArgv(): string[] {
   const allowed = process.allowedNodeEnvironmentFlags
-  const args: string[] = []
+  // vm.SourceTextModule, the code objects' linker (see BOOTSTRAP).
+  const args: string[] = ['--experimental-vm-modules']
   const permission = ['--permission', '--experimental-permission'].find((flag) => allowed.has(flag))
-  if (permission !== undefined) {
-    args.push(permission)
-    // module.register (Node < 22.15) runs its hooks on a thread of their own.
-    if (!('registerHooks' in nodeModule)) args.push('--allow-worker')
-  }
+  if (permission !== undefined) args.push(permission)
   if (allowed.has('--disable-warning')) {
     args.push('--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning')
   }

@@ -5,7 +5,9 @@
  *
  * - `port`: the worker end of the control channel;
  * - `host.Comlink`: the vendored Comlink module (worker/comlink-source.ts);
- * - `host.moduleUrl(source)`: a URL the worker can import `source` from (blob: or data:).
+ * - `host.moduleUrl(source)`: a URL the worker can import `source` from (blob: or data:);
+ * - or `host.load(modules, entry)`: the host links and evaluates the modules itself (Node: as
+ *   `vm.SourceTextModule`s) and returns the entry's namespace; `moduleUrl` is then unused.
  *
  * Protocol on `port` (one exchange per worker):
  *   main → `{ type: 'load', modules: [{ id, source }], entry, exports: MessagePort, capabilities?: MessagePort }`
@@ -15,8 +17,8 @@
  *
  * Before any code object is evaluated the runtime replaces every network global with a function that
  * throws (defence in depth and a clear message; the browser's guarantee is the CSP the worker
- * inherits, Node's the module-loader hook — see docs/security.md). Each `'peerject:<id>'` literal is
- * rewritten to the URL of that dependency, which must come earlier in `modules`.
+ * inherits, Node's module linker — see docs/security.md). With `moduleUrl`, each `'peerject:<id>'`
+ * literal is rewritten to the URL of that dependency, which must come earlier in `modules`.
  *
  * Hazard: the regular expression below must match `DEPENDENCY_SPECIFIER` in code-id.ts.
  */
@@ -40,7 +42,7 @@ export const NETWORK_GLOBALS = [
 
 /** The runtime: an async function expression of `(port, host)`. */
 export const RUNTIME_SOURCE = String.raw`async (port, host) => {
-  const { Comlink, moduleUrl } = host
+  const { Comlink, moduleUrl, load } = host
   const blocked = (name) =>
     function () {
       throw new TypeError(name + ' is not available inside a code object: code objects have no network access. Pass what it needs as a capability: run(id, { capabilities }).')
@@ -77,6 +79,8 @@ export const RUNTIME_SOURCE = String.raw`async (port, host) => {
     const { modules, entry, exports, capabilities } = event.data
     let namespace
     try {
+      if (load !== undefined) namespace = await load(modules, entry)
+      else {
       const urls = new Map()
       for (const { id, source } of modules) {
         const code = source.replace(/(['"])peerject:([0-9a-f]{64})\1/g, (_, quote, dependency) => {
@@ -87,6 +91,7 @@ export const RUNTIME_SOURCE = String.raw`async (port, host) => {
         urls.set(id, moduleUrl(code))
       }
       namespace = await import(urls.get(entry))
+      }
     } catch (error) {
       fail('load', error)
       return
