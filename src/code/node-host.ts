@@ -76,7 +76,8 @@ await (${RUNTIME_SOURCE})(workerData.port, { Comlink, load })
 export interface NodeWorkerHostOptions {
   /**
    * Keep one booted worker (of the default `memoryMb`) ready, so `run()` skips the boot (about
-   * 30 ms here, most of a cold start). A spare is used by exactly one code object, never reused. It does not keep the process alive; `close()` ends it. Default false.
+   * 30 ms here, most of a cold start). A spare is used by exactly one code object, never reused.
+   * It does not keep the process alive; `close()` ends it. Default false.
    */
   readonly prewarm?: boolean
 }
