@@ -281,6 +281,7 @@ test('10^4 random and mutated frames: coded closes only, nothing held, no protot
       default: {
         const pick = rand.below(20)
         if (pick === 0) return encodeError({ code: 'ERR_DENIED', message: 'bye' })
+        if (pick === 2) return encodeAck(extremes[rand.below(extremes.length)]! || 1)
         return pick === 1 ? PEER_HELLO : encodeCancel(rand.next())
       }
     }
