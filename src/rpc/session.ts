@@ -90,7 +90,8 @@ export class RpcSession {
   /** Exports created by the encoding in progress (see {@link RpcSession} `#post`). */
   #exported: number[] | undefined
   #outbox: Outgoing[] = []
-  #releaseTimer: ReturnType<typeof setTimeout> | undefined
+  /** A macrotask will flush queued releases. */
+  #releaseArmed = false
   #flushScheduled = false
   /** Messages handed to `send` whose promise has not settled yet. */
   #unsettled = 0
@@ -186,7 +187,6 @@ export class RpcSession {
    */
   close(reason: PeerjectError): void {
     if (this.#closed !== undefined) return
-    clearTimeout(this.#releaseTimer)
     const left =
       reason.code === 'ERR_PEER_LEFT'
         ? reason
@@ -283,8 +283,18 @@ export class RpcSession {
     }
     // A release is never urgent: it waits (at most until the next macrotask) to travel with the
     // next message, e.g. the next call of a loop, instead of costing a data channel message of
-    // its own. Delaying a release is always safe; it is never sent before what preceded it.
-    this.#releaseTimer ??= setTimeout(this.#flushNow, 0)
+    // its own. Delaying a release is always safe; it is never sent before what preceded it. The
+    // macrotask is not cancelled by flushes (it then finds nothing to send): a loop of calls
+    // arms one per turn of the event loop, and where `setImmediate` exists, no timer at all.
+    if (!this.#releaseArmed) {
+      this.#releaseArmed = true
+      nextMacrotask(this.#releaseFlush)
+    }
+  }
+
+  readonly #releaseFlush = (): void => {
+    this.#releaseArmed = false
+    if (this.#closed === undefined) this.#flush()
   }
 
   /** The second microtask hop before a flush (a resolved promise's `then` is cheaper than queueMicrotask). */
@@ -305,10 +315,6 @@ export class RpcSession {
    * Consecutive deferred messages are encoded as one batch (up to MAX_BATCH_BYTES).
    */
   #flush(): void {
-    if (this.#releaseTimer !== undefined) {
-      clearTimeout(this.#releaseTimer)
-      this.#releaseTimer = undefined
-    }
     const items = this.#outbox
     if (items.length === 0) return
     this.#outbox = []
@@ -473,6 +479,12 @@ export class RpcSession {
 }
 
 /** Settled once, never changed: schedules microtask hops. */
+/** Runs `task` in a later macrotask: `setImmediate` in Node (no timer), else `setTimeout(0)`. */
+const nextMacrotask: (task: () => void) => void =
+  typeof globalThis.setImmediate === 'function'
+    ? (task) => void globalThis.setImmediate(task)
+    : (task) => void setTimeout(task, 0)
+
 const RESOLVED = Promise.resolve()
 
 function asCoded(error: unknown, code: 'ERR_UNSERIALIZABLE' | 'ERR_CLOSED'): PeerjectError {
