@@ -30,6 +30,7 @@ export const DEFAULT_MEMORY_MB = 256
  * resolvable specifiers are the `peerject:<id>` dependencies loaded before them — static imports
  * through `link`, `import()` through `importModuleDynamically` (which V8 also uses for `import()`
  * inside `eval` and `new Function` code of those modules). Everything else is refused.
+ * Hazard: its `peerject:<id>` pattern must agree with `DEPENDENCY_SPECIFIER` in code-id.ts.
  */
 const BOOTSTRAP = `import { workerData } from 'node:worker_threads'
 import vm from 'node:vm'

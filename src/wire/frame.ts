@@ -31,7 +31,7 @@ export function isFrameKind(value: number): value is FrameKind {
   return Number.isInteger(value) && value >= FRAME_KIND.HELLO && value <= FRAME_KIND.ACK
 }
 
-/** HELLO: `"PJW"` magic, version, then what this side accepts. Exactly `SIZE` bytes in version 1. */
+/** HELLO: `"PJW"` magic, version, then what this side accepts. Exactly `SIZE` bytes in versions 1 and 2. */
 export const HELLO_LAYOUT = {
   KIND: 0,
   MAGIC: 1, // 3 bytes: 0x50 0x4a 0x57 ("PJW")

@@ -71,6 +71,7 @@ export const BULK_PACING = {
 function isBulkFrame(frame: Uint8Array): boolean {
   return frame[0] === FRAME_KIND.DATA || frame[0] === FRAME_KIND.STREAM_DATA
 }
+
 /** Lane keys: a channel's ordered lane is keyed by the channel, its unordered one by this + it. */
 const UNORDERED_LANES = 256
 

@@ -81,16 +81,16 @@ export const RUNTIME_SOURCE = String.raw`async (port, host) => {
     try {
       if (load !== undefined) namespace = await load(modules, entry)
       else {
-      const urls = new Map()
-      for (const { id, source } of modules) {
-        const code = source.replace(/(['"])peerject:([0-9a-f]{64})\1/g, (_, quote, dependency) => {
-          const url = urls.get(dependency)
-          if (url === undefined) throw new Error("code object " + id.slice(0, 8) + "… imports 'peerject:" + dependency + "', which was not loaded")
-          return quote + url + quote
-        })
-        urls.set(id, moduleUrl(code))
-      }
-      namespace = await import(urls.get(entry))
+        const urls = new Map()
+        for (const { id, source } of modules) {
+          const code = source.replace(/(['"])peerject:([0-9a-f]{64})\1/g, (_, quote, dependency) => {
+            const url = urls.get(dependency)
+            if (url === undefined) throw new Error("code object " + id.slice(0, 8) + "… imports 'peerject:" + dependency + "', which was not loaded")
+            return quote + url + quote
+          })
+          urls.set(id, moduleUrl(code))
+        }
+        namespace = await import(urls.get(entry))
       }
     } catch (error) {
       fail('load', error)
