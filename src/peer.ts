@@ -163,9 +163,9 @@ export class Peer {
     const context: EncodeContext = { shared, streams: [] }
     const outer = this.#encoding
     this.#encoding = context
-    let bytes: Uint8Array
+    let bytes: Uint8Array[]
     try {
-      bytes = this.#codec.encode(root, this.#valueHooks)
+      bytes = this.#codec.encodeParts(root, this.#valueHooks)
     } catch (error) {
       this.#abortStreams(context.streams, error)
       throw error

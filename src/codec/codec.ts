@@ -16,6 +16,7 @@
  * FLAG_REVIVE clear, and decoding it is one msgpackr unpack with no second walk.
  */
 import { Packr, RESERVE_START_SPACE } from 'msgpackr'
+import { joinInto, totalLength } from '../bytes.js'
 import { PeerjectError, isPeerjectError } from '../errors.js'
 import type { ClassRegistry } from './class-registry.js'
 import { Decoder, badMessage, type DecoderSettings } from './decoder.js'
@@ -84,36 +85,58 @@ export class Codec {
    * do not write to it or transfer its buffer (postMessage transfer list); copy it first.
    */
   encode(value: unknown, hooks?: ExternalHooks): Uint8Array {
+    const parts = this.encodeParts(value, hooks, false)
+    return parts.length === 1 ? parts[0]! : joinInto(parts, allocate(totalLength(parts)))
+  }
+
+  /**
+   * Encodes `value` as consecutive parts whose concatenation is what {@link encode} returns.
+   * Binary leaves of at least {@link PART_MIN_BYTES} are parts of their own, so a large binary is
+   * framed by the wire straight from its bytes instead of being copied into one big message first.
+   * With `snapshot` (the default) they are copies taken now, so the caller may change its buffers
+   * as soon as this returns; without it they are views of the caller's buffers, which must then
+   * stay unchanged until the message is sent. The other parts are fresh copies.
+   */
+  encodeParts(value: unknown, hooks?: ExternalHooks, snapshot = true): Uint8Array[] {
     const encoder = new Encoder(this.#encoding, hooks)
     const wire = encoder.value(value, 0)
     const header = encoder.tagged ? HEADER_REVIVE : HEADER_PLAIN
     if (encoder.binaries.length === 0) {
       const message = plain(this.#pack(wire, RESERVE_START_SPACE | 1))
       message[0] = header
-      return message
+      return [message]
     }
     const body = this.#pack(wire, 0)
-    let total = 1 + body.length
-    for (const bytes of encoder.binaries) total = alignBinary(total) + bytes.length
-    let message: Uint8Array
-    try {
-      message = new Uint8Array(total)
-    } catch (error) {
-      throw new PeerjectError(
-        'ERR_TOO_LARGE',
-        `cannot allocate a ${total}-byte message; send large binaries in smaller pieces`,
-        { cause: error },
-      )
-    }
-    message[0] = header
-    message.set(body, 1)
+    // Layout: header, body, then each binary at an aligned offset. Runs of small pieces (the
+    // body, small binaries, padding) are copied into one part each; large binaries stand alone.
+    const parts: Uint8Array[] = []
+    // Pieces of the current run and their offsets in the message.
+    const run: Uint8Array[] = [body]
+    const runAt: number[] = [1]
+    let runStart = 0
     let offset = 1 + body.length
-    for (const bytes of encoder.binaries) {
-      offset = alignBinary(offset)
-      message.set(bytes, offset)
-      offset += bytes.length
+    const flush = (end: number): void => {
+      const part = allocate(end - runStart)
+      if (runStart === 0) part[0] = header
+      for (let i = 0; i < run.length; i++) part.set(run[i]!, runAt[i]! - runStart)
+      parts.push(part)
+      run.length = 0
+      runAt.length = 0
     }
-    return message
+    for (const bytes of encoder.binaries) {
+      const start = alignBinary(offset)
+      if (bytes.length >= PART_MIN_BYTES) {
+        if (start > runStart) flush(start)
+        parts.push(snapshot ? Uint8Array.prototype.slice.call(bytes) : plain(bytes))
+        runStart = start + bytes.length
+      } else {
+        run.push(bytes)
+        runAt.push(start)
+      }
+      offset = start + bytes.length
+    }
+    if (offset > runStart) flush(offset)
+    return parts
   }
 
   /**
@@ -169,6 +192,21 @@ export class Codec {
         { cause: error },
       )
     }
+  }
+}
+
+/** Binary leaves at least this large are parts of their own in {@link Codec.encodeParts}. */
+export const PART_MIN_BYTES = 64 * 1024
+
+function allocate(total: number): Uint8Array {
+  try {
+    return new Uint8Array(total)
+  } catch (error) {
+    throw new PeerjectError(
+      'ERR_TOO_LARGE',
+      `cannot allocate a ${total}-byte message; send large binaries in smaller pieces`,
+      { cause: error },
+    )
   }
 }
 

@@ -9,6 +9,8 @@ import {
   ACK_LAYOUT,
   BATCH_ENTRY_LAYOUT,
   BATCH_LAYOUT,
+  BULK_FLAGS,
+  BULK_FLAGS_OFFSET,
   CANCEL_LAYOUT,
   CREDIT_LAYOUT,
   DATA_LAYOUT,
@@ -42,6 +44,15 @@ function expectZero(bytes: Uint8Array, name: string, from: number, to: number): 
   }
 }
 
+/** The ACK_REQUEST bit of a DATA or STREAM_DATA frame; any other bit set is malformed. */
+function bulkFlags(bytes: Uint8Array, name: string): boolean {
+  const flags = bytes[BULK_FLAGS_OFFSET]!
+  if ((flags & ~BULK_FLAGS.ACK_REQUEST) !== 0) {
+    throw bad(`${name} frame has unknown flags 0x${flags.toString(16).padStart(2, '0')}`)
+  }
+  return flags !== 0
+}
+
 /**
  * Parses one frame. Throws `PeerjectError` ERR_BAD_MESSAGE for anything malformed (short, wrong
  * lengths, unknown kind, non-zero reserved bytes) and ERR_VERSION for a HELLO of another version.
@@ -55,6 +66,7 @@ export function parseFrame(bytes: Uint8Array): Frame {
     case FRAME_KIND.DATA: {
       const L = DATA_LAYOUT
       expectSize(bytes, 'DATA', L.SIZE, false)
+      const ackRequested = bulkFlags(bytes, 'DATA')
       expectZero(bytes, 'DATA', L.RESERVED, L.MESSAGE_ID)
       const offset = readU32(bytes, L.OFFSET)
       const total = readU32(bytes, L.TOTAL)
@@ -69,6 +81,7 @@ export function parseFrame(bytes: Uint8Array): Frame {
         offset,
         total,
         payload: bytes.subarray(L.SIZE),
+        ackRequested,
       }
     }
     case FRAME_KIND.BATCH:
@@ -175,12 +188,19 @@ function parseStreamFrame(
         ? CREDIT_LAYOUT.SIZE
         : 0
   expectSize(bytes, name, exact === 0 ? L.SIZE : exact, exact !== 0)
-  expectZero(bytes, name, L.RESERVED, L.STREAM_ID)
+  let ackRequested = false
+  if (kind === FRAME_KIND.STREAM_DATA) {
+    ackRequested = bulkFlags(bytes, name)
+    expectZero(bytes, name, L.RESERVED, BULK_FLAGS_OFFSET)
+    expectZero(bytes, name, BULK_FLAGS_OFFSET + 1, L.STREAM_ID)
+  } else {
+    expectZero(bytes, name, L.RESERVED, L.STREAM_ID)
+  }
   const streamId = readU32(bytes, L.STREAM_ID)
   switch (kind) {
     case FRAME_KIND.STREAM_DATA:
       if (bytes.byteLength === L.SIZE) throw bad('STREAM_DATA frame with an empty payload')
-      return { kind, streamId, payload: bytes.subarray(L.SIZE) }
+      return { kind, streamId, payload: bytes.subarray(L.SIZE), ackRequested }
     case FRAME_KIND.STREAM_END:
       return { kind, streamId }
     case FRAME_KIND.STREAM_CREDIT: {

@@ -6,7 +6,7 @@
  */
 
 /** Wire protocol version carried in HELLO. Bumped on any incompatible change. */
-export const WIRE_VERSION = 2
+export const WIRE_VERSION = 3
 
 /** Frame kinds (byte 0 of every frame). 0x00 and 0x0c–0xff are invalid. */
 export const FRAME_KIND = {
@@ -31,7 +31,7 @@ export function isFrameKind(value: number): value is FrameKind {
   return Number.isInteger(value) && value >= FRAME_KIND.HELLO && value <= FRAME_KIND.ACK
 }
 
-/** HELLO: `"PJW"` magic, version, then what this side accepts. Exactly `SIZE` bytes in versions 1 and 2. */
+/** HELLO: `"PJW"` magic, version, then what this side accepts. Exactly `SIZE` bytes in versions 1 to 3. */
 export const HELLO_LAYOUT = {
   KIND: 0,
   MAGIC: 1, // 3 bytes: 0x50 0x4a 0x57 ("PJW")
@@ -50,7 +50,8 @@ export const HELLO_LAYOUT = {
 export const DATA_LAYOUT = {
   KIND: 0,
   CHANNEL: 1, // u8
-  RESERVED: 2, // u16
+  FLAGS: 2, // u8, BULK_FLAGS
+  RESERVED: 3, // u8
   MESSAGE_ID: 4, // u32, a counter per direction
   OFFSET: 8, // u32, where this chunk's payload starts in the message
   TOTAL: 12, // u32, length of the whole message
@@ -80,6 +81,18 @@ export const CANCEL_LAYOUT = { KIND: 0, RESERVED: 1, MESSAGE_ID: 4, SIZE: 8 } as
  * (a reason follows, see {@link REASON_LAYOUT}). Stream ids are allocated by the stream's sender.
  */
 export const STREAM_LAYOUT = { KIND: 0, RESERVED: 1, STREAM_ID: 4, SIZE: 8 } as const
+
+/**
+ * The flags byte of DATA and STREAM_DATA frames (offset 2 in both; in STREAM_DATA it is the
+ * middle of the reserved bytes, which stay zero in the other stream frames).
+ */
+export const BULK_FLAGS_OFFSET = 2
+
+/** Bits of the bulk flags byte; the others must be zero. */
+export const BULK_FLAGS = {
+  /** Acknowledge now: send an ACK for every bulk byte received, this frame included. */
+  ACK_REQUEST: 0x01,
+} as const
 
 /** STREAM_CREDIT: the reader lets the sender send `CREDIT` more bytes. */
 export const CREDIT_LAYOUT = { KIND: 0, RESERVED: 1, STREAM_ID: 4, CREDIT: 8, SIZE: 12 } as const
@@ -125,6 +138,8 @@ export type Frame =
       readonly offset: number
       readonly total: number
       readonly payload: Uint8Array
+      /** The sender asks for an ACK now (BULK_FLAGS.ACK_REQUEST). */
+      readonly ackRequested: boolean
     }
   | { readonly kind: typeof FRAME_KIND.BATCH; readonly entries: readonly BatchEntry[] }
   | { readonly kind: typeof FRAME_KIND.CANCEL; readonly messageId: number }
@@ -132,6 +147,8 @@ export type Frame =
       readonly kind: typeof FRAME_KIND.STREAM_DATA
       readonly streamId: number
       readonly payload: Uint8Array
+      /** The sender asks for an ACK now (BULK_FLAGS.ACK_REQUEST). */
+      readonly ackRequested: boolean
     }
   | { readonly kind: typeof FRAME_KIND.STREAM_END; readonly streamId: number }
   | {

@@ -1,8 +1,10 @@
 /**
  * One message being sent: its promise, its progress, and (for a message larger than one frame)
- * the cursor the scheduler advances one DATA chunk at a time. The bytes are referenced, not
- * copied, until each chunk is framed: the caller must not change them before the send settles.
+ * the cursor the scheduler advances one DATA chunk at a time. The bytes (one array, or parts whose
+ * concatenation is the message) are referenced, not copied, until each chunk is framed: the caller
+ * must not change them before the send settles.
  */
+import { joinInto, totalLength } from '../bytes.js'
 import type { PeerjectError } from '../errors.js'
 import { DATA_LAYOUT, writeDataHeader } from './frame.js'
 
@@ -56,10 +58,12 @@ export function frameOf(
   return frame
 }
 
+/** A message's bytes: one array, or parts whose concatenation is the message. */
+export type MessageBytes = Uint8Array | readonly Uint8Array[]
+
 /** A message queued in, or moving through, the scheduler. */
 export class OutgoingMessage implements BulkSource {
   readonly channel: number
-  readonly bytes: Uint8Array
   readonly total: number
   readonly promise: Promise<void>
   /** False when the message keeps no order within its channel (`SendOptions.ordered`). */
@@ -72,6 +76,10 @@ export class OutgoingMessage implements BulkSource {
   /** Settled (resolved, rejected or aborted): the scheduler skips it. */
   settled = false
   #chunk = 0
+  #parts: readonly Uint8Array[]
+  /** The part holding byte `sent`, and where in it that byte is. */
+  #part = 0
+  #partOffset = 0
   #resolve!: () => void
   #reject!: (error: PeerjectError) => void
   readonly #onProgress: SendOptions['onProgress']
@@ -81,13 +89,18 @@ export class OutgoingMessage implements BulkSource {
   /** `abort` is called (once) when the signal fires before the last byte was handed over. */
   constructor(
     channel: number,
-    bytes: Uint8Array,
+    bytes: MessageBytes,
     options: SendOptions,
     abort: (message: OutgoingMessage) => void,
   ) {
     this.channel = channel
-    this.bytes = bytes
-    this.total = bytes.byteLength
+    if (bytes instanceof Uint8Array) {
+      this.#parts = [bytes]
+      this.total = bytes.byteLength
+    } else {
+      this.#parts = bytes
+      this.total = totalLength(bytes)
+    }
     this.ordered = options.ordered !== false
     this.promise = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve
@@ -103,6 +116,13 @@ export class OutgoingMessage implements BulkSource {
     }
   }
 
+  /** The whole message as one array (for small messages, which go out whole in a BATCH). */
+  get bytes(): Uint8Array {
+    const parts = this.#parts
+    if (parts.length !== 1) this.#parts = [joinInto(parts, new Uint8Array(this.total))]
+    return this.#parts[0]!
+  }
+
   /** True when every byte has been handed over. */
   get complete(): boolean {
     return this.sent === this.total
@@ -111,14 +131,42 @@ export class OutgoingMessage implements BulkSource {
   take(maxFrame: number): Uint8Array | undefined {
     if (this.settled || this.sent === this.total) return undefined
     const length = Math.min(this.total - this.sent, maxFrame - DATA_LAYOUT.SIZE)
-    const frame = frameOf(this.bytes, this.sent, length, DATA_LAYOUT.SIZE)
+    const frame = this.#frame(length)
     writeDataHeader(frame, this.channel, this.id, this.sent, this.total)
     this.#chunk = length
     return frame
   }
 
+  /** A DATA frame (header left zero) carrying the next `length` bytes. */
+  #frame(length: number): Uint8Array {
+    const parts = this.#parts
+    let part = parts[this.#part]!
+    let offset = this.#partOffset
+    if (part.byteLength - offset >= length) return frameOf(part, offset, length, DATA_LAYOUT.SIZE)
+    // The chunk spans parts.
+    const frame = new Uint8Array(DATA_LAYOUT.SIZE + length)
+    let at = DATA_LAYOUT.SIZE
+    let index = this.#part
+    while (at < frame.byteLength) {
+      const take = Math.min(part.byteLength - offset, frame.byteLength - at)
+      frame.set(part.subarray(offset, offset + take), at)
+      at += take
+      offset = 0
+      part = parts[++index] ?? part
+    }
+    return frame
+  }
+
   handed(): void {
     this.sent += this.#chunk
+    // Advance the part cursor past the handed bytes.
+    let offset = this.#partOffset + this.#chunk
+    const parts = this.#parts
+    while (this.#part < parts.length - 1 && offset >= parts[this.#part]!.byteLength) {
+      offset -= parts[this.#part]!.byteLength
+      this.#part++
+    }
+    this.#partOffset = offset
     this.#chunk = 0
     this.#progress()
     if (this.sent === this.total) this.resolve()

@@ -29,8 +29,13 @@
  * {@link BULK_PACING.interactiveFrameBytes}: a conversation during a transfer stays fast, and the
  * transfer runs at full window again once it stops. docs/architecture.md, "Latency during bulk".
  *
- * The receiving side acknowledges bulk bytes it took off the connection: an ACK (a control frame)
- * once {@link BULK_PACING.ackEveryBytes} accumulate, and at the end of each message.
+ * The receiving side acknowledges bulk bytes it took off the connection in an ACK (a control frame)
+ * when a frame asks for one (BULK_FLAGS.ACK_REQUEST), and at the end of each message or stream.
+ * The sender asks once {@link BULK_PACING.ackRequestFraction} of the window went out since it last
+ * asked, and with every frame that fills the window: few ACKs during a transfer (each transport
+ * send costs far more than its 8 bytes suggest: node-datachannel's send of an ACK took ~1 ms of
+ * the receiving thread while the association was busy), yet one is always on its way when the
+ * sender waits.
  *
  * The scheduler never sends: the session's pump calls `next()`, hands the frame to the transport,
  * then calls `handed()`, with no await in between.
@@ -41,6 +46,8 @@ import type { HelloFields } from './frame.js'
 import {
   BATCH_ENTRY_LAYOUT,
   BATCH_LAYOUT,
+  BULK_FLAGS,
+  BULK_FLAGS_OFFSET,
   FRAME_KIND,
   encodeAck,
   encodeCancel,
@@ -63,8 +70,11 @@ export const BULK_PACING = {
   interactiveFrameBytes: 16 * 1024,
   /** How long after the last small message the session counts as interactive. */
   interactiveHoldMs: 250,
-  /** The receiver acknowledges once this many bulk bytes accumulate (and at each message end). */
-  ackEveryBytes: 16 * 1024,
+  /**
+   * A bulk frame asks for an ACK (BULK_FLAGS.ACK_REQUEST) once this fraction of the window went
+   * out since the last request, and whenever it fills the window.
+   */
+  ackRequestFraction: 1 / 4,
 } as const
 
 /** True for the frame kinds the bulk window counts. */
@@ -111,6 +121,10 @@ export class Scheduler {
   #bulkAcked = 0
   /** When the last small message was queued (performance.now()), for interactive pacing. */
   #lastSmallAt = Number.NEGATIVE_INFINITY
+  /** `#bulkSent` just after the last frame that asked for an ACK. */
+  #ackRequestedAt = 0
+  /** The frame from the last `next()` asks for an ACK. */
+  #sourceRequests = false
   /** Bulk bytes received and not yet acknowledged to the peer. */
   #ackPending = 0
   #ackNow = false
@@ -163,12 +177,12 @@ export class Scheduler {
   }
 
   /**
-   * This side received a bulk frame of `bytes` bytes; `flush` (a message completed) acknowledges
-   * everything pending at once.
+   * This side received a bulk frame of `bytes` bytes; `flush` (the frame asked for an ACK, or a
+   * message or stream ended) acknowledges everything pending at once.
    */
   received(bytes: number, flush: boolean): void {
     this.#ackPending += bytes
-    if (flush || this.#ackPending >= BULK_PACING.ackEveryBytes) {
+    if (flush) {
       this.#ackNow = true
       this.#kick()
     }
@@ -282,6 +296,7 @@ export class Scheduler {
     if (source !== undefined) {
       this.#source = undefined
       this.#bulkSent += this.#sourceBytes
+      if (this.#sourceRequests) this.#ackRequestedAt = this.#bulkSent
       source.handed()
       if (source instanceof OutgoingMessage && source.complete) {
         this.deactivate(source)
@@ -414,8 +429,9 @@ export class Scheduler {
     if (rotation.length === 0) return undefined
     const interactive = performance.now() - this.#lastSmallAt < BULK_PACING.interactiveHoldMs
     const window = interactive ? BULK_PACING.interactiveWindowBytes : BULK_PACING.windowBytes
-    // Waits for an ACK (`acked` kicks the pump). A window below one frame still lets one through.
-    if (this.inFlight >= window) return undefined
+    // Waits for the ACK it asked for (`acked` kicks the pump). When none is outstanding (the window
+    // just shrank, or the frames in flight asked for none), one more frame goes, asking for one.
+    if (this.inFlight >= window && this.#bulkAcked < this.#ackRequestedAt) return undefined
     const frameBytes = interactive
       ? Math.min(this.#chunkBytes, BULK_PACING.interactiveFrameBytes)
       : this.#chunkBytes
@@ -425,7 +441,13 @@ export class Scheduler {
       const frame = source.take(frameBytes)
       if (frame !== undefined) {
         this.#source = source
-        this.#sourceBytes = isBulkFrame(frame) ? frame.byteLength : 0
+        const bulk = isBulkFrame(frame) ? frame.byteLength : 0
+        this.#sourceBytes = bulk
+        this.#sourceRequests =
+          bulk > 0 &&
+          (this.inFlight + bulk >= window ||
+            this.#bulkSent + bulk - this.#ackRequestedAt >= window * BULK_PACING.ackRequestFraction)
+        if (this.#sourceRequests) frame[BULK_FLAGS_OFFSET] = BULK_FLAGS.ACK_REQUEST
         this.#next++
         return frame
       }

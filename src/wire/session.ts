@@ -21,7 +21,7 @@ import { checkPeerHello, localHello, negotiateChunkBytes } from './hello.js'
 import { IncomingStreams } from './incoming-streams.js'
 import type { WireLimits } from './limits.js'
 import { INITIAL_CHUNK_BYTES, MAX_U32, MIN_CHUNK_BYTES, resolveWireLimits } from './limits.js'
-import type { SendOptions } from './outgoing-message.js'
+import type { MessageBytes, SendOptions } from './outgoing-message.js'
 import { OutgoingMessage } from './outgoing-message.js'
 import type { OutgoingStream, StreamHost } from './outgoing-stream.js'
 import { OutgoingStreamSource } from './outgoing-stream.js'
@@ -108,9 +108,10 @@ export class WireSession extends Emitter<WireEvents> {
    * Sends one message on `channel` (0–255). Resolves when its last byte is handed to the
    * transport. Rejects ERR_TOO_LARGE (over the peer's maxMessageBytes; nothing is sent),
    * ERR_ABORTED (the receiver drops what it got), or the close reason if the session ends first.
-   * `bytes` must not change until the promise settles.
+   * `bytes` (one array, or parts whose concatenation is the message) must not change until the
+   * promise settles.
    */
-  sendMessage(channel: number, bytes: Uint8Array, options: SendOptions = {}): Promise<void> {
+  sendMessage(channel: number, bytes: MessageBytes, options: SendOptions = {}): Promise<void> {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       return Promise.reject(new RangeError(`channel must be an integer 0–255, got ${channel}`))
     }
@@ -118,15 +119,16 @@ export class WireSession extends Emitter<WireEvents> {
     if (options.signal?.aborted === true) {
       return Promise.reject(new PeerjectError('ERR_ABORTED', 'the send was aborted'))
     }
-    if (bytes.byteLength > MAX_U32) {
-      return Promise.reject(
+    const message = new OutgoingMessage(channel, bytes, options, this.#onAbort)
+    if (message.total > MAX_U32) {
+      message.reject(
         new PeerjectError(
           'ERR_TOO_LARGE',
-          `message of ${formatBytes(bytes.byteLength)} exceeds the wire's 4 GiB limit; send it as a byte stream`,
+          `message of ${formatBytes(message.total)} exceeds the wire's 4 GiB limit; send it as a byte stream`,
         ),
       )
+      return message.promise
     }
-    const message = new OutgoingMessage(channel, bytes, options, this.#onAbort)
     if (this.#peer === undefined) this.#preReady.push(message)
     else this.#scheduler.message(message)
     return message.promise
@@ -220,9 +222,9 @@ export class WireSession extends Emitter<WireEvents> {
     }
     switch (frame.kind) {
       case FRAME_KIND.DATA: {
-        const { channel, messageId, offset, total, payload } = frame
+        const { channel, messageId, offset, total, payload, ackRequested } = frame
         const message = this.#reassembler.add(channel, messageId, offset, total, payload)
-        this.#scheduler.received(bytes.byteLength, message !== undefined)
+        this.#scheduler.received(bytes.byteLength, ackRequested || message !== undefined)
         if (message !== undefined) this.emit('message', channel, message)
         break
       }
@@ -238,7 +240,7 @@ export class WireSession extends Emitter<WireEvents> {
         break
       case FRAME_KIND.STREAM_DATA:
         this.#incoming.data(frame.streamId, frame.payload)
-        this.#scheduler.received(bytes.byteLength, false)
+        this.#scheduler.received(bytes.byteLength, frame.ackRequested)
         break
       case FRAME_KIND.ACK:
         this.#scheduler.acked(frame.bytes)

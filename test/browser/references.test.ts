@@ -262,7 +262,8 @@ describe('references between Chromium and Node over real WebRTC', () => {
     )
     const original = toPage.wire.sendMessage.bind(toPage.wire)
     toPage.wire.sendMessage = (channel, bytes, options) => {
-      if (channel === 1) for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
+      if (channel === 1 && bytes instanceof Uint8Array)
+        for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
       return original(channel, bytes, options)
     }
     const off = toPage.wire.on('message', (channel, bytes) => {

@@ -324,7 +324,9 @@ describe('references between Node peers over real WebRTC', () => {
     }
     const original = toB.wire.sendMessage.bind(toB.wire)
     toB.wire.sendMessage = (channel, bytes, options) => {
-      if (channel === RPC) for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
+      if (channel === RPC && bytes instanceof Uint8Array) {
+        for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
+      }
       return original(channel, bytes, options)
     }
     const off = toB.wire.on('message', (channel, bytes) => {

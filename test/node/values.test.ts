@@ -88,6 +88,17 @@ describe('large values', () => {
     expect(sha256(got.parts[1]!)).toBe(sha256(floats))
   })
 
+  it('a value is sent as it was when send was called: changing its buffers right after changes nothing', async () => {
+    const big = pattern(8 * MiB, 5)
+    const expected = sha256(big)
+    const arrived = nextMessage(pair.b)
+    const sending = pair.toB.send({ big, small: Uint8Array.of(1, 2, 3) })
+    big.fill(0) // before a single frame went out
+    await sending
+    const { value } = await arrived
+    expect(sha256((value as { big: Uint8Array }).big)).toBe(expected)
+  })
+
   it('progress is monotonic and ends at 100%; a 1 KiB value sent mid-transfer arrives first', async () => {
     const big = pattern(64 * MiB, 2)
     const small = { note: 'x'.repeat(1024) }

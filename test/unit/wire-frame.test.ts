@@ -67,6 +67,21 @@ describe('valid frames', () => {
       total: 5,
     })
     expect(frame.kind === FRAME_KIND.DATA && [...frame.payload]).toEqual([0xaa, 0xbb])
+    expect(frame).toMatchObject({ ackRequested: false })
+  })
+
+  test('DATA and STREAM_DATA with the ACK_REQUEST flag', () => {
+    const data = [0x02, 7, 0x01, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0xaa]
+    expect(parseFrame(Uint8Array.from(data))).toMatchObject({
+      kind: FRAME_KIND.DATA,
+      ackRequested: true,
+    })
+    const stream = [0x05, 0, 0x01, 0, 0, 0, 0, 4, 0xaa]
+    expect(parseFrame(Uint8Array.from(stream))).toMatchObject({
+      kind: FRAME_KIND.STREAM_DATA,
+      streamId: 4,
+      ackRequested: true,
+    })
   })
 
   test('BATCH with two entries, one empty', () => {
@@ -137,9 +152,21 @@ describe('malformed frames yield coded errors', () => {
     ['DATA chunk overrunning its total', data(0, 1, 4, 5, [1, 2]), 'ERR_BAD_MESSAGE'],
     [
       'DATA with a non-zero reserved byte',
-      [0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [0x02, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
       'ERR_BAD_MESSAGE',
     ],
+    [
+      'DATA with an unknown flag',
+      [0x02, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xaa],
+      'ERR_BAD_MESSAGE',
+    ],
+    ['STREAM_DATA with an unknown flag', [0x05, 0, 0x80, 0, 0, 0, 0, 1, 0xaa], 'ERR_BAD_MESSAGE'],
+    [
+      'STREAM_DATA with a non-zero reserved byte',
+      [0x05, 0, 0, 1, 0, 0, 0, 1, 0xaa],
+      'ERR_BAD_MESSAGE',
+    ],
+    ['STREAM_END with the ACK_REQUEST bit', [0x06, 0, 1, 0, 0, 0, 0, 1], 'ERR_BAD_MESSAGE'],
     ['BATCH with no entries', [0x03, 0, 0, 0], 'ERR_BAD_MESSAGE'],
     ['BATCH shorter than its header', [0x03, 0, 0], 'ERR_BAD_MESSAGE'],
     ['BATCH count above its entries', [0x03, 0, 0, 2, 0, 0, 0, 1, 0, 0xaa], 'ERR_BAD_MESSAGE'],
@@ -160,13 +187,14 @@ describe('malformed frames yield coded errors', () => {
     ['reason message length mismatch', [0x0a, 0, 0, 0, 1, 0x45, 0, 5, 0x61], 'ERR_BAD_MESSAGE'],
     ['HELLO without magic', [0x01, 0x50, 0x4a, 0x58, 0, 1], 'ERR_BAD_MESSAGE'],
     ['HELLO cut after the magic', [0x01, 0x50, 0x4a, 0x57, 0], 'ERR_BAD_MESSAGE'],
-    ['HELLO of version 2 but short', encodeHello(HELLO).subarray(0, 31), 'ERR_BAD_MESSAGE'],
-    ['HELLO of version 2 but long', Uint8Array.from([...encodeHello(HELLO), 0]), 'ERR_BAD_MESSAGE'],
+    ['HELLO of version 3 but short', encodeHello(HELLO).subarray(0, 31), 'ERR_BAD_MESSAGE'],
+    ['HELLO of version 3 but long', Uint8Array.from([...encodeHello(HELLO), 0]), 'ERR_BAD_MESSAGE'],
     ['HELLO of version 1 (before ACK frames)', encodeHello(HELLO, 1), 'ERR_VERSION'],
-    ['HELLO of version 3', encodeHello(HELLO, 3), 'ERR_VERSION'],
+    ['HELLO of version 2 (before ACK requests)', encodeHello(HELLO, 2), 'ERR_VERSION'],
+    ['HELLO of version 4', encodeHello(HELLO, 4), 'ERR_VERSION'],
     [
-      'HELLO of version 3, longer layout',
-      Uint8Array.from([...encodeHello(HELLO, 3), 1, 2, 3]),
+      'HELLO of version 4, longer layout',
+      Uint8Array.from([...encodeHello(HELLO, 4), 1, 2, 3]),
       'ERR_VERSION',
     ],
   ]
@@ -175,7 +203,7 @@ describe('malformed frames yield coded errors', () => {
   })
 
   test('ERR_VERSION names both versions', () => {
-    expect(() => parseFrame(encodeHello(HELLO, 7))).toThrow(/version 7.*version 2/)
+    expect(() => parseFrame(encodeHello(HELLO, 7))).toThrow(/version 7.*version 3/)
   })
 
   test('every truncation of a valid frame is refused or still consistent', () => {

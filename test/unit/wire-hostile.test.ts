@@ -196,10 +196,10 @@ describe('violations close the session with a code', () => {
           maxStreams: 1,
           streamWindowBytes: 1,
         },
-        3,
+        4,
       ),
     )
-    await expect(peer.session.ready).rejects.toThrow(/version 3.*version 2/)
+    await expect(peer.session.ready).rejects.toThrow(/version 4.*version 3/)
   })
 
   test('no HELLO within helloTimeoutMs: ready rejects ERR_TIMEOUT', async () => {

@@ -65,6 +65,37 @@ describe('bulk window', () => {
     await expect.poll(() => walk(log).acked).toBe(result.sent)
   })
 
+  test('the sender asks for an ACK a few times per window, not with every frame', async () => {
+    const { a, b, log } = await connect()
+    const received = new Promise<Uint8Array>((resolve) =>
+      b.on('message', (_c, bytes) => resolve(bytes)),
+    )
+    const total = 24 * MiB
+    await a.sendMessage(0, new Uint8Array(total))
+    await received
+    await expect.poll(() => walk(log).acked).toBe(walk(log).sent)
+    let frames = 0
+    let requests = 0
+    let acks = 0
+    for (const entry of log) {
+      const frame = parseFrame(entry.bytes)
+      if (entry.from === 'a' && frame.kind === FRAME_KIND.DATA) {
+        frames++
+        if (frame.ackRequested) requests++
+      } else if (entry.from === 'b' && frame.kind === FRAME_KIND.ACK) {
+        acks++
+      }
+    }
+    const perRequest = BULK_PACING.windowBytes * BULK_PACING.ackRequestFraction
+    expect(requests).toBeGreaterThanOrEqual(Math.floor(total / perRequest) - 1)
+    expect(requests).toBeLessThanOrEqual(Math.ceil(total / perRequest) + 1)
+    expect(frames).toBeGreaterThan(2 * requests) // not every frame asks
+    // At most one ACK per request, plus one at the message's end (requests that arrive together
+    // are answered by one ACK), and every byte was acknowledged (above).
+    expect(acks).toBeGreaterThan(0)
+    expect(acks).toBeLessThanOrEqual(requests + 1)
+  })
+
   test('while small messages go back and forth, bulk shrinks to the interactive window and frame size', async () => {
     const { a, b, log } = await connect()
     b.on('message', (channel, bytes) => {
