@@ -8,7 +8,9 @@
  *    and stream data.
  * When small messages and bulk are both pending they alternate, so a small message on another
  * channel waits for at most one in-progress chunk, and a steady flow of small messages cannot
- * starve a transfer. Within one channel a message waits for the ones sent before it (FIFO).
+ * starve a transfer. A batch sent while bulk was waiting for an ACK took no turn from it, so it
+ * does not give bulk the next turn. Within one channel a message waits for the ones sent before
+ * it (FIFO).
  *
  * Unordered messages (`SendOptions.ordered: false`, used for values) skip their channel's FIFO:
  * small ones queue in a lane of their own (so they stay in order among themselves), and a large
@@ -279,7 +281,9 @@ export class Scheduler {
     if (this.#peer === undefined) return undefined
     const hasSmall = this.#refreshReady()
     if (hasSmall && (!this.#preferBulk || this.#rotation.length === 0)) {
-      this.#preferBulk = true
+      // Bulk gets the next turn only if it was held back by this batch. Bulk waiting for an ACK
+      // was not: then the next small message goes first too, instead of behind a fresh frame.
+      this.#preferBulk = !this.#windowFull()
       return this.#buildBatch()
     }
     const frame = this.#takeBulk()
@@ -424,14 +428,26 @@ export class Scheduler {
     return frame
   }
 
+  #interactive(): boolean {
+    return performance.now() - this.#lastSmallAt < BULK_PACING.interactiveHoldMs
+  }
+
+  /**
+   * Bulk must wait for the ACK it asked for (`acked` kicks the pump). When none is outstanding
+   * (the window just shrank, or the frames in flight asked for none), one more frame may go,
+   * asking for one.
+   */
+  #windowFull(interactive = this.#interactive()): boolean {
+    const window = interactive ? BULK_PACING.interactiveWindowBytes : BULK_PACING.windowBytes
+    return this.inFlight >= window && this.#bulkAcked < this.#ackRequestedAt
+  }
+
   #takeBulk(): Uint8Array | undefined {
     const rotation = this.#rotation
     if (rotation.length === 0) return undefined
-    const interactive = performance.now() - this.#lastSmallAt < BULK_PACING.interactiveHoldMs
+    const interactive = this.#interactive()
+    if (this.#windowFull(interactive)) return undefined
     const window = interactive ? BULK_PACING.interactiveWindowBytes : BULK_PACING.windowBytes
-    // Waits for the ACK it asked for (`acked` kicks the pump). When none is outstanding (the window
-    // just shrank, or the frames in flight asked for none), one more frame goes, asking for one.
-    if (this.inFlight >= window && this.#bulkAcked < this.#ackRequestedAt) return undefined
     const frameBytes = interactive
       ? Math.min(this.#chunkBytes, BULK_PACING.interactiveFrameBytes)
       : this.#chunkBytes

@@ -12,7 +12,8 @@ import { createMemoryTransportPair } from '../../src/transport/memory.js'
 import type { MemoryLogEntry } from '../../src/transport/memory.js'
 import { FRAME_KIND, WireSession } from '../../src/wire/index.js'
 import { parseFrame } from '../../src/wire/frame-parser.js'
-import { BULK_PACING } from '../../src/wire/scheduler.js'
+import { OutgoingMessage } from '../../src/wire/outgoing-message.js'
+import { BULK_PACING, Scheduler } from '../../src/wire/scheduler.js'
 
 const MiB = 1024 * 1024
 
@@ -135,6 +136,65 @@ describe('bulk window', () => {
     const tail = during.slice(during.length >> 1) // once the early full window has drained
     expect(Math.max(...tail.map((frame) => frame.inFlight))).toBeLessThanOrEqual(
       BULK_PACING.interactiveWindowBytes + BULK_PACING.interactiveFrameBytes,
+    )
+  })
+})
+
+describe('turns between small messages and bulk', () => {
+  const KiB = 1024
+  const open = (scheduler: Scheduler): void =>
+    scheduler.open(
+      {
+        maxChunkBytes: 64 * KiB,
+        maxMessageBytes: 64 * MiB,
+        maxReassembling: 4,
+        maxReassemblyBytes: 64 * MiB,
+        maxStreams: 4,
+        streamWindowBytes: MiB,
+      },
+      64 * KiB,
+    )
+  const small = (): OutgoingMessage =>
+    new OutgoingMessage(1, new Uint8Array(100), {}, () => undefined)
+  /** `next()` then `handed()`: the kind of the frame that went out, or undefined. */
+  const send = (scheduler: Scheduler): number | undefined => {
+    const frame = scheduler.next()
+    scheduler.handed()
+    return frame?.[0]
+  }
+
+  test('a small message does not wait behind a fresh bulk frame when bulk was only waiting for an ACK', () => {
+    const scheduler = new Scheduler(() => undefined)
+    open(scheduler)
+    scheduler.message(new OutgoingMessage(0, new Uint8Array(4 * MiB), {}, () => undefined))
+    expect(send(scheduler)).toBe(FRAME_KIND.DATA) // no small message yet: full-size bulk
+    scheduler.acked(scheduler.inFlight)
+    scheduler.message(small()) // the session turns interactive
+    expect(send(scheduler)).toBe(FRAME_KIND.BATCH)
+    expect(send(scheduler)).toBe(FRAME_KIND.DATA) // bulk's turn: the window was open
+    expect(scheduler.inFlight).toBeLessThanOrEqual(BULK_PACING.interactiveWindowBytes)
+    expect(send(scheduler)).toBeUndefined() // the interactive window is full: waits for an ACK
+    scheduler.message(small())
+    expect(send(scheduler)).toBe(FRAME_KIND.BATCH) // sent while bulk waited for its ACK …
+    scheduler.acked(scheduler.inFlight)
+    scheduler.message(small())
+    expect(send(scheduler)).toBe(FRAME_KIND.BATCH) // … so the next small message goes first too
+    expect(send(scheduler)).toBe(FRAME_KIND.DATA)
+  })
+
+  test('bulk still gets every other turn while small messages keep coming and the window is open', () => {
+    const scheduler = new Scheduler(() => undefined)
+    open(scheduler)
+    scheduler.message(new OutgoingMessage(0, new Uint8Array(4 * MiB), {}, () => undefined))
+    const kinds: Array<number | undefined> = []
+    for (let i = 0; i < 6; i++) {
+      scheduler.message(small())
+      kinds.push(send(scheduler))
+      kinds.push(send(scheduler))
+      scheduler.acked(scheduler.inFlight)
+    }
+    expect(kinds).toEqual(
+      Array.from({ length: 6 }, () => [FRAME_KIND.BATCH, FRAME_KIND.DATA]).flat(),
     )
   })
 })
