@@ -39,6 +39,8 @@ export interface ChannelTransportOptions {
 /** A {@link Transport} over one RTCDataChannel. Adapters call `receive` and `closed`. */
 export class ChannelTransport implements Transport {
   readonly maxMessageSize: number
+  /** `RTCDataChannel.send` copies what it is given before it returns. */
+  readonly copiesOnSend = true
   readonly #channel: DataChannelLike
   readonly #highWaterMark: number
   readonly #pollMs: number | undefined

@@ -25,6 +25,11 @@ export interface MemoryTransportOptions {
   readonly latencyMs?: number
   /** Record every sent message in `pair.log`. Default false (large transfers would be kept). */
   readonly log?: boolean
+  /**
+   * What `copiesOnSend` declares (default true: `send` always copies what it is given). False
+   * makes the wire allocate each frame, as over a transport that keeps what it is given.
+   */
+  readonly copiesOnSend?: boolean
 }
 
 /** One recorded message. */
@@ -54,6 +59,7 @@ interface Shared {
   readonly highWaterMark: number
   readonly latencyMs: number
   readonly log: MemoryLogEntry[] | undefined
+  readonly copiesOnSend: boolean
 }
 
 interface Inbound {
@@ -64,6 +70,7 @@ interface Inbound {
 class MemoryEnd implements MemoryTransport {
   readonly side: 'a' | 'b'
   readonly maxMessageSize: number
+  readonly copiesOnSend: boolean
   peer!: MemoryEnd
   readonly #shared: Shared
   #state: TransportState = 'open'
@@ -81,6 +88,7 @@ class MemoryEnd implements MemoryTransport {
     this.side = side
     this.#shared = shared
     this.maxMessageSize = shared.maxMessageSize
+    this.copiesOnSend = shared.copiesOnSend
   }
 
   get state(): TransportState {
@@ -216,6 +224,7 @@ export function createMemoryTransportPair(
     highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
     latencyMs: options.latencyMs ?? 0,
     log: options.log === true ? [] : undefined,
+    copiesOnSend: options.copiesOnSend ?? true,
   }
   const a = new MemoryEnd('a', shared)
   const b = new MemoryEnd('b', shared)

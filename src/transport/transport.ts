@@ -33,6 +33,12 @@ export interface Transport {
   readonly state: TransportState
   /** Sends one message; resolves when the channel can take more. See the file comment. */
   send(bytes: Uint8Array): Promise<void>
+  /**
+   * True when `send` has copied `bytes` by the time it returns (a data channel's `send` does), so
+   * the caller may reuse the buffer at once. The wire then frames bulk data in one reused buffer
+   * instead of a new one per frame.
+   */
+  readonly copiesOnSend?: boolean
   /** Attaches the single listener and flushes anything buffered before it. Call once. */
   listen(listener: TransportListener): void
   /** Closes the channel. Idempotent. `reason` is passed to the local listener's `close`. */

@@ -29,8 +29,12 @@ export interface SendOptions {
 export interface BulkSource {
   /** Set by the scheduler while the source is in its rotation. */
   scheduled: boolean
-  /** The next frame (at most `maxFrame` bytes), or `undefined` when nothing can be sent now. */
-  take(maxFrame: number): Uint8Array | undefined
+  /**
+   * The next frame (at most `maxFrame` bytes), or `undefined` when nothing can be sent now. With
+   * `scratch` (at least `maxFrame` bytes, reused once the frame is handed over), the frame may be
+   * a view of it instead of a new array.
+   */
+  take(maxFrame: number, scratch?: Uint8Array): Uint8Array | undefined
   /** The frame from the last `take` was handed to the transport. */
   handed(): void
 }
@@ -128,23 +132,29 @@ export class OutgoingMessage implements BulkSource {
     return this.sent === this.total
   }
 
-  take(maxFrame: number): Uint8Array | undefined {
+  take(maxFrame: number, scratch?: Uint8Array): Uint8Array | undefined {
     if (this.settled || this.sent === this.total) return undefined
     const length = Math.min(this.total - this.sent, maxFrame - DATA_LAYOUT.SIZE)
-    const frame = this.#frame(length)
+    const frame = this.#frame(length, scratch)
     writeDataHeader(frame, this.channel, this.id, this.sent, this.total)
     this.#chunk = length
     return frame
   }
 
-  /** A DATA frame (header left zero) carrying the next `length` bytes. */
-  #frame(length: number): Uint8Array {
+  /** A DATA frame (header zero) carrying the next `length` bytes, in `scratch` when given. */
+  #frame(length: number, scratch: Uint8Array | undefined): Uint8Array {
     const parts = this.#parts
     let part = parts[this.#part]!
     let offset = this.#partOffset
-    if (part.byteLength - offset >= length) return frameOf(part, offset, length, DATA_LAYOUT.SIZE)
-    // The chunk spans parts.
-    const frame = new Uint8Array(DATA_LAYOUT.SIZE + length)
+    let frame: Uint8Array
+    if (scratch !== undefined) {
+      frame = scratch.subarray(0, DATA_LAYOUT.SIZE + length)
+      frame.fill(0, 0, DATA_LAYOUT.SIZE)
+    } else if (part.byteLength - offset >= length) {
+      return frameOf(part, offset, length, DATA_LAYOUT.SIZE)
+    } else {
+      frame = new Uint8Array(DATA_LAYOUT.SIZE + length)
+    }
     let at = DATA_LAYOUT.SIZE
     let index = this.#part
     while (at < frame.byteLength) {

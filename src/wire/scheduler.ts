@@ -111,6 +111,8 @@ export class Scheduler {
   #preferBulk = false
   #peer: HelloFields | undefined
   #chunkBytes = 0
+  /** The reused frame buffer (see `open`). */
+  #scratch: Uint8Array | undefined
   #nextMessageId = 0
   #peerReassembling = 0
   #peerReassemblyBytes = 0
@@ -151,10 +153,15 @@ export class Scheduler {
     return this.#control.length + messages + this.#unordered.size + streams
   }
 
-  /** Data may flow: the peer's HELLO arrived and the frame size is negotiated. */
-  open(peer: HelloFields, chunkBytes: number): void {
+  /**
+   * Data may flow: the peer's HELLO arrived and the frame size is negotiated. `reuseFrames`: the
+   * transport copies each frame before `send` returns, so message chunks are framed in one reused
+   * buffer (no allocation, and no garbage, per frame).
+   */
+  open(peer: HelloFields, chunkBytes: number, reuseFrames = false): void {
     this.#peer = peer
     this.#chunkBytes = chunkBytes
+    this.#scratch = reuseFrames ? new Uint8Array(chunkBytes) : undefined
     this.#kick()
   }
 
@@ -454,7 +461,7 @@ export class Scheduler {
     while (rotation.length > 0) {
       if (this.#next >= rotation.length) this.#next = 0
       const source = rotation[this.#next]!
-      const frame = source.take(frameBytes)
+      const frame = source.take(frameBytes, this.#scratch)
       if (frame !== undefined) {
         this.#source = source
         const bulk = isBulkFrame(frame) ? frame.byteLength : 0

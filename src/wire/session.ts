@@ -289,7 +289,7 @@ export class WireSession extends Emitter<WireEvents> {
     this.#chunkBytes = negotiateChunkBytes(this.#local, peer)
     clearTimeout(this.#helloTimer)
     this.#helloTimer = undefined
-    this.#scheduler.open(peer, this.#chunkBytes)
+    this.#scheduler.open(peer, this.#chunkBytes, this.#transport.copiesOnSend === true)
     const early = this.#preReady
     this.#preReady = []
     for (const message of early) this.#scheduler.message(message)

@@ -110,30 +110,38 @@ describe('messages', () => {
     a.close()
   })
 
-  test('a message given as parts arrives as their concatenation, frames spanning part boundaries', async () => {
-    const { a, b, pair } = await connect({ transport: { log: true } })
-    const chunk = a.chunkBytes
-    const lengths = [1, chunk - 20, 3, 2 * chunk + 7, 0, chunk, 5]
-    const parts = lengths.map((length, i) => pattern(length, i))
-    let total = 0
-    for (const part of parts) total += part.byteLength
-    const whole = new Uint8Array(total)
-    let at = 0
-    for (const part of parts) {
-      whole.set(part, at)
-      at += part.byteLength
-    }
-    const received = inbox(b)
-    await a.sendMessage(4, parts)
-    await a.sendMessage(4, [pattern(10, 1), pattern(20, 2)]) // small: goes out whole in a BATCH
-    await received.count(2)
-    expect(same(received.messages[0]!.bytes, whole)).toBe(true)
-    expect(
-      same(received.messages[1]!.bytes, Uint8Array.from([...pattern(10, 1), ...pattern(20, 2)])),
-    ).toBe(true)
-    expect(Math.max(...pair.log.map((entry) => entry.bytes.byteLength))).toBeLessThanOrEqual(chunk)
-    a.close()
-  })
+  test.each([
+    ['framed in one reused buffer', true],
+    ['framed in a new array per frame', false],
+  ])(
+    'a message given as parts arrives as their concatenation (%s)',
+    async (_name, copiesOnSend) => {
+      const { a, b, pair } = await connect({ transport: { log: true, copiesOnSend } })
+      const chunk = a.chunkBytes
+      const lengths = [1, chunk - 20, 3, 2 * chunk + 7, 0, chunk, 5]
+      const parts = lengths.map((length, i) => pattern(length, i))
+      let total = 0
+      for (const part of parts) total += part.byteLength
+      const whole = new Uint8Array(total)
+      let at = 0
+      for (const part of parts) {
+        whole.set(part, at)
+        at += part.byteLength
+      }
+      const received = inbox(b)
+      await a.sendMessage(4, parts)
+      await a.sendMessage(4, [pattern(10, 1), pattern(20, 2)]) // small: goes out whole in a BATCH
+      await received.count(2)
+      expect(same(received.messages[0]!.bytes, whole)).toBe(true)
+      expect(
+        same(received.messages[1]!.bytes, Uint8Array.from([...pattern(10, 1), ...pattern(20, 2)])),
+      ).toBe(true)
+      expect(Math.max(...pair.log.map((entry) => entry.bytes.byteLength))).toBeLessThanOrEqual(
+        chunk,
+      )
+      a.close()
+    },
+  )
 
   test('order is kept per channel while channels interleave', async () => {
     const { a, b } = await connect()
