@@ -67,9 +67,9 @@ export const BULK_PACING = {
   /** Bulk bytes in flight when no small message is being exchanged. */
   windowBytes: 4 * 1024 * 1024,
   /** Bulk bytes in flight while the session is interactive. */
-  interactiveWindowBytes: 12 * 1024,
+  interactiveWindowBytes: 8 * 1024,
   /** Largest bulk frame while the session is interactive. */
-  interactiveFrameBytes: 12 * 1024,
+  interactiveFrameBytes: 8 * 1024,
   /** How long after the last small message the session counts as interactive. */
   interactiveHoldMs: 250,
   /**
