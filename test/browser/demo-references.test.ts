@@ -5,40 +5,20 @@
  * changes it with +1 / −1; B sees its own counter change; a Node peer's call on B's counter shows
  * up on A through the callback; A edits B's board.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { Browser, Page } from 'playwright-core'
+import { afterAll, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
 import { joinRoom } from '../../src/node.js'
 import type { Room } from '../../src/index.js'
 import type { PeerId } from '../../src/ids.js'
-import type { SignalingServer } from '../../signaling/index.js'
-import { startSignaling } from '../helpers/signaling.js'
-import { launchChromium } from '../helpers/chromium.js'
 import { waitForPeers } from '../helpers/events.js'
-import { startDemoServer } from '../helpers/demo-server.js'
-import type { DemoServer } from '../helpers/demo-server.js'
+import { useDemo } from '../helpers/demo-server.js'
 
-let server: SignalingServer
-let demo: DemoServer
-let browser: Browser
+const demo = useDemo()
 let node: Room | undefined
 
-beforeAll(async () => {
-  ;[server, demo, browser] = await Promise.all([
-    startSignaling(),
-    startDemoServer(),
-    launchChromium(),
-  ])
-})
-afterAll(async () => {
+afterAll(() => {
   node?.leave()
-  await browser?.close()
-  await demo?.vite.close()
-  await server?.close()
 })
-
-function openDemo(room: string): Promise<{ page: Page; id: PeerId }> {
-  return demo.open(browser, room, server.url)
-}
 
 /** Picks `peer` in the panel's peer list and waits until its counter is shown. */
 async function pick(page: Page, peer: PeerId): Promise<void> {
@@ -57,8 +37,8 @@ const valueIs = (page: Page, selector: string, value: string): Promise<unknown> 
 
 it('page A drives page B counter and board through the references panel', async () => {
   const room = `demo-refs-${crypto.randomUUID()}`
-  const a = await openDemo(room)
-  const b = await openDemo(room)
+  const a = await demo.open(room)
+  const b = await demo.open(room)
   await pick(a.page, b.id)
   await pick(b.page, a.id)
   expect(await a.page.getAttribute('[data-refs-value]', 'data-value')).toBe('0')
@@ -81,7 +61,7 @@ it('page A drives page B counter and board through the references panel', async 
   await valueIs(a.page, '[data-refs-own-value]', '-1')
 
   // A third party (a Node peer) changes B's counter: A sees it through its registered callback.
-  node = await joinRoom({ signaling: server.url, room })
+  node = await joinRoom({ signaling: demo.signaling, room })
   await waitForPeers(node, [a.id, b.id])
   const bCounter = node.peers.get(b.id)?.resolve<{ add(n: number): number }>('counter')
   expect(await bCounter?.add(5)).toBe(7)

@@ -3,30 +3,11 @@
  * text, a file dropped for one peer (progress on both sides, a download link on the receiver), and
  * cancelling a large file mid-transfer (both sides show it stopped).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { Browser, Page } from 'playwright-core'
-import type { SignalingServer } from '../../signaling/index.js'
-import { startSignaling } from '../helpers/signaling.js'
-import { launchChromium } from '../helpers/chromium.js'
-import { startDemoServer } from '../helpers/demo-server.js'
-import type { DemoServer } from '../helpers/demo-server.js'
+import { expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { useDemo } from '../helpers/demo-server.js'
 
-let server: SignalingServer
-let demo: DemoServer
-let browser: Browser
-
-beforeAll(async () => {
-  ;[server, demo, browser] = await Promise.all([
-    startSignaling(),
-    startDemoServer(),
-    launchChromium(),
-  ])
-})
-afterAll(async () => {
-  await browser?.close()
-  await demo?.vite.close()
-  await server?.close()
-})
+const demo = useDemo()
 
 /** Resolves when `page` lists `peer` among its peers. */
 const seesPeer = (page: Page, peer: string): Promise<unknown> =>
@@ -34,8 +15,8 @@ const seesPeer = (page: Page, peer: string): Promise<unknown> =>
 
 it('pages see each other, exchange text and files, and cancel a transfer', async () => {
   const room = `demo-values-${crypto.randomUUID()}`
-  const a = await demo.open(browser, room, server.url)
-  const b = await demo.open(browser, room, server.url)
+  const a = await demo.open(room)
+  const b = await demo.open(room)
   await Promise.all([seesPeer(a.page, b.id), seesPeer(b.page, a.id)])
 
   await a.page.fill('#text', 'hello from A')

@@ -2,14 +2,14 @@
  * The demo page (vite.config.ts, root `demo/`) on a Vite dev server at 127.0.0.1, port 0, and a
  * way to open it in a fresh browser context joined to a room through a given signaling server.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createServer } from 'vite'
+import { afterAll, beforeAll } from 'vitest'
 import type { ViteDevServer } from 'vite'
 import type { Browser, Page } from 'playwright-core'
 import type { PeerId } from '../../src/ids.js'
-import { PREBUNDLED } from './page-server.js'
+import type { SignalingServer } from '../../signaling/index.js'
+import { launchChromium } from './chromium.js'
+import { startViteServer } from './page-server.js'
+import { startSignaling } from './signaling.js'
 
 /** A running demo server. */
 export interface DemoServer {
@@ -21,27 +21,10 @@ export interface DemoServer {
 
 /** Starts the demo server, with a dependency cache of its own (see page-server.ts). */
 export async function startDemoServer(): Promise<DemoServer> {
-  const cacheDir = mkdtempSync(join(tmpdir(), 'peerject-vite-demo-'))
-  const vite = await createServer({
+  const { url, server: vite } = await startViteServer({
     configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
     root: new URL('../../demo', import.meta.url).pathname,
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
-    cacheDir,
-    optimizeDeps: { include: PREBUNDLED },
-    logLevel: 'error',
-    clearScreen: false,
   })
-  const close = vite.close.bind(vite)
-  vite.close = async () => {
-    await close()
-    rmSync(cacheDir, { recursive: true, force: true })
-  }
-  await vite.listen()
-  const address = vite.httpServer?.address()
-  if (address === null || address === undefined || typeof address === 'string') {
-    throw new Error('the demo server has no address')
-  }
-  const url = `http://127.0.0.1:${address.port}/`
   return {
     vite,
     url,
@@ -53,6 +36,51 @@ export async function startDemoServer(): Promise<DemoServer> {
         /^[0-9a-f-]{36}$/.test(document.getElementById('self-id')?.textContent ?? ''),
       )
       return { page, id: (await page.textContent('#self-id')) as PeerId }
+    },
+  }
+}
+
+/** What {@link useDemo} gives a test file. */
+export interface DemoFixture {
+  /** The signaling server's URL (once the file's `beforeAll` ran). */
+  readonly signaling: string
+  /** Opens the demo in a fresh browser context joined to `room`. */
+  open(room: string): Promise<{ page: Page; id: PeerId }>
+}
+
+/**
+ * For the calling test file: a signaling server, the demo server and Chromium, started before its
+ * tests and closed after them (after the file's own `afterAll` hooks registered later).
+ */
+export function useDemo(): DemoFixture {
+  let server: SignalingServer | undefined
+  let demo: DemoServer | undefined
+  let browser: Browser | undefined
+  beforeAll(async () => {
+    ;[server, demo, browser] = await Promise.all([
+      startSignaling(),
+      startDemoServer(),
+      launchChromium(),
+    ])
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await demo?.vite.close()
+    await server?.close()
+  })
+  const started = () => {
+    if (server === undefined || demo === undefined || browser === undefined) {
+      throw new Error('the demo fixture is not started yet')
+    }
+    return { server, demo, browser }
+  }
+  return {
+    get signaling() {
+      return started().server.url
+    },
+    open(room) {
+      const { server, demo, browser } = started()
+      return demo.open(browser, room, server.url)
     },
   }
 }

@@ -2,24 +2,15 @@
  * Issue 2 over real WebRTC: Node peers (node-datachannel and @roamhq/wrtc) find each other through
  * the real signaling server on port 0 and form a full mesh; leaving is seen by the others.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { joinRoom } from '../../src/node.js'
 import type { Room } from '../../src/index.js'
 import { isPeerjectError } from '../../src/errors.js'
-import type { SignalingServer } from '../../signaling/index.js'
-import { startSignaling } from '../helpers/signaling.js'
+import { startSignaling, useSignaling } from '../helpers/signaling.js'
 import { nextMessage, waitForLeave, waitForPeers } from '../helpers/events.js'
 
-let server: SignalingServer
-const rooms: Room[] = []
-
-beforeAll(async () => {
-  server = await startSignaling()
-})
-afterAll(async () => {
-  for (const room of rooms) room.leave()
-  await server.close()
-})
+const server = useSignaling()
+const { rooms } = server
 
 async function join(room: string, webrtc: 'node-datachannel' | 'wrtc'): Promise<Room> {
   const joined = await joinRoom({ signaling: server.url, room, webrtc })

@@ -2,23 +2,14 @@
  * The README's examples, run as written (Node peers over real WebRTC through the real signaling
  * server): the opening example, registered classes, and the code-objects example.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { joinRoom } from '../../src/node.js'
-import type { Room } from '../../src/index.js'
 import { createMemoryStore } from '../../src/index.js'
-import type { SignalingServer } from '../../signaling/index.js'
-import { startSignaling } from '../helpers/signaling.js'
+import { useSignaling } from '../helpers/signaling.js'
 import { nextMessage, waitForPeers } from '../helpers/events.js'
 
-let server: SignalingServer
-const rooms: Room[] = []
-beforeAll(async () => {
-  server = await startSignaling()
-})
-afterAll(async () => {
-  for (const room of rooms) room.leave()
-  await server.close()
-})
+const server = useSignaling()
+const { rooms } = server
 
 async function join(room: string, options: Partial<Parameters<typeof joinRoom>[0]> = {}) {
   const joined = await joinRoom({

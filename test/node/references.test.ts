@@ -8,7 +8,7 @@
  * per message) is wrapped to log outgoing channel-1 messages, and `peer.wire.on('message')` logs
  * incoming ones. Over ~400 lines on purpose: one file per issue, one `describe` per concern.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { joinRoom } from '../../src/node.js'
 import type { NodeJoinOptions } from '../../src/node.js'
 import {
@@ -24,22 +24,13 @@ import {
 import type { Peer, Remote, Room } from '../../src/index.js'
 import { Codec } from '../../src/codec/index.js'
 import { isPeerjectError, type PeerjectError } from '../../src/errors.js'
-import type { SignalingServer } from '../../signaling/index.js'
-import { startSignaling } from '../helpers/signaling.js'
+import { useSignaling } from '../helpers/signaling.js'
 import { waitForLeave, waitForPeers } from '../helpers/events.js'
 import { rejection as failure } from '../helpers/rejection.js'
 
 const RPC = 1
-let server: SignalingServer
-const rooms: Room[] = []
-
-beforeAll(async () => {
-  server = await startSignaling()
-})
-afterAll(async () => {
-  for (const room of rooms) room.leave()
-  await server.close()
-})
+const server = useSignaling()
+const { rooms } = server
 
 /**
  * Joins `count` peers into a fresh room (or the room of `into`; options per index) and waits for
