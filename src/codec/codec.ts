@@ -90,6 +90,19 @@ export class Codec {
   }
 
   /**
+   * Encodes a value built only of arrays and primitives other than -0 and bigints, skipping the
+   * walk {@link encode} makes (it would change nothing: such a value has no tags, references or
+   * binaries). The bytes are the same as `encode(value)`'s. The rpc layer uses it for its own
+   * messages of primitives (src/rpc/outbox.ts), which it has checked; anything else must use
+   * {@link encode}.
+   */
+  encodePrimitives(value: readonly unknown[]): Uint8Array {
+    const message = plain(this.#pack(value, RESERVE_START_SPACE | 1))
+    message[0] = HEADER_PLAIN
+    return message
+  }
+
+  /**
    * Encodes `value` as consecutive parts whose concatenation is what {@link encode} returns.
    * Binary leaves of at least {@link PART_MIN_BYTES} are parts of their own, so a large binary is
    * framed by the wire straight from its bytes instead of being copied into one big message first.

@@ -57,6 +57,8 @@ interface ImportRecord {
   count: number
   handle: WeakRef<Handle> | undefined
   generation: number
+  /** Whether the finalization registry watches the handle (answers join it late, see `commit`). */
+  registered: boolean
 }
 
 /**
@@ -79,6 +81,13 @@ export class Importer implements StubHost {
   readonly #records = new Map<number, ImportRecord>()
   readonly #waiters = new Map<number, Waiter>()
   readonly #finalizer: FinalizerLike
+  /**
+   * Answers issued since the last {@link Importer.commit}, with their handles held strongly until
+   * then: registering a handle with the finalization registry is the costliest step of a call,
+   * and an answer pulled before the flush never needs it (its waiter holds the handle until the
+   * reply drops the record).
+   */
+  #young: Handle[] = []
   #nextId = 1
   #closed: PeerjectError | undefined
 
@@ -128,7 +137,13 @@ export class Importer implements StubHost {
         `peer ${this.#io.peer} sent more than ${this.#io.limits.maxImports} references; raise limits.maxImports or release stubs`,
       )
     }
-    const created: ImportRecord = { id, count: 1, handle: undefined, generation: 0 }
+    const created: ImportRecord = {
+      id,
+      count: 1,
+      handle: undefined,
+      generation: 0,
+      registered: false,
+    }
     this.#records.set(id, created)
     return this.#attach(created, shape, `reference ${id} from peer ${this.#io.peer}`).root()
   }
@@ -174,6 +189,22 @@ export class Importer implements StubHost {
     })
   }
 
+  /**
+   * The session is about to send what was posted: answers issued since the last commit that
+   * nobody is pulling go to the finalization registry now, so a forgotten one is released.
+   */
+  commit(): void {
+    const young = this.#young
+    if (young.length === 0) return
+    this.#young = []
+    for (const handle of young) {
+      const id = handle.id
+      if (id === undefined || this.#waiters.has(id)) continue
+      const record = this.#records.get(id)
+      if (record !== undefined && record.handle?.deref() === handle) this.#register(record, handle)
+    }
+  }
+
   release(handle: Handle): void {
     const id = handle.id
     if (id === undefined) return
@@ -209,14 +240,13 @@ export class Importer implements StubHost {
   close(error: PeerjectError): void {
     if (this.#closed !== undefined) return
     this.#closed = error
+    this.#young = []
     for (const id of [...this.#waiters.keys()]) this.#settle(id, false, error, true)
     this.#waiters.clear()
     for (const record of this.#records.values()) {
       const handle = record.handle?.deref()
-      if (handle !== undefined) {
-        handle.kill(error)
-        this.#finalizer.unregister(record)
-      }
+      if (handle !== undefined) handle.kill(error)
+      if (record.registered) this.#finalizer.unregister(record)
     }
     this.#records.clear()
   }
@@ -347,17 +377,29 @@ export class Importer implements StubHost {
     deadline?: number,
   ): Handle {
     const handle = new Handle(this, kind, shape, id, label, options, deadline)
-    const record: ImportRecord = { id, count: 1, handle: new WeakRef(handle), generation: 0 }
+    const record: ImportRecord = {
+      id,
+      count: 1,
+      handle: new WeakRef(handle),
+      generation: 0,
+      registered: false,
+    }
     this.#records.set(id, record)
-    this.#finalizer.register(handle, { id, generation: 0 }, record)
+    if (kind === 'answer') this.#young.push(handle)
+    else this.#register(record, handle)
     return handle
+  }
+
+  #register(record: ImportRecord, handle: Handle): void {
+    this.#finalizer.register(handle, { id: record.id, generation: record.generation }, record)
+    record.registered = true
   }
 
   #attach(record: ImportRecord, shape: 'function' | 'object', label: string): Handle {
     const handle = new Handle(this, 'reference', shape, record.id, label)
     record.generation++
     record.handle = new WeakRef(handle)
-    this.#finalizer.register(handle, { id: record.id, generation: record.generation }, record)
+    this.#register(record, handle)
     return handle
   }
 
@@ -365,7 +407,7 @@ export class Importer implements StubHost {
   #drop(record: ImportRecord, send: boolean): void {
     if (this.#records.get(record.id) !== record) return
     this.#records.delete(record.id)
-    this.#finalizer.unregister(record)
+    if (record.registered) this.#finalizer.unregister(record)
     if (send && this.#closed === undefined) this.#io.post(['release', record.id, record.count])
   }
 

@@ -9,7 +9,8 @@
  * deferred to the flush, where consecutive deferred messages are encoded TOGETHER as one batch
  * message (`[message, message, …]`): one codec pass, one `send`, one decode on the other side,
  * instead of one of each per message. `await stub.echo(1)` (`release`, `call`, `pull` out;
- * `return` back) is that case.
+ * `return` back) is that case. Such messages are packed with `Codec.encodePrimitives`, which skips
+ * the codec's walk: nothing in them needs it (-0, the one primitive it tags, is not deferred).
  */
 import type { PeerjectError } from '../errors.js'
 
@@ -70,10 +71,14 @@ export function deferredSize(message: readonly unknown[]): number {
   return size
 }
 
-/** Encoded size bound of a primitive, or -1 for objects, functions, bigints, symbols, long strings. */
+/**
+ * Encoded size bound of a primitive, or -1 for objects, functions, bigints, symbols, long strings
+ * and -0 (the codec tags it; a deferred message is packed without the codec's walk).
+ */
 function primitiveSize(value: unknown): number {
   switch (typeof value) {
     case 'number':
+      return value === 0 && 1 / value < 0 ? -1 : 9
     case 'boolean':
     case 'undefined':
       return 9

@@ -315,6 +315,7 @@ export class RpcSession {
    * Consecutive deferred messages are encoded as one batch (up to MAX_BATCH_BYTES).
    */
   #flush(): void {
+    this.#importer.commit()
     const items = this.#outbox
     if (items.length === 0) return
     this.#outbox = []
@@ -341,9 +342,9 @@ export class RpcSession {
 
   /** Encodes the deferred messages `items[from..to)` in one codec pass and sends them. */
   #sendBatch(items: readonly Outgoing[], from: number, to: number): void {
-    let value: unknown
+    let value: readonly unknown[]
     if (to - from === 1) {
-      value = (items[from] as Outgoing).message
+      value = (items[from] as Outgoing).message as readonly unknown[]
     } else {
       const batch: unknown[] = []
       for (let i = from; i < to; i++) batch.push((items[i] as Outgoing).message)
@@ -351,7 +352,7 @@ export class RpcSession {
     }
     let bytes: Uint8Array
     try {
-      bytes = this.#options.codec.encode(value, this.#exportHooks)
+      bytes = this.#options.codec.encodePrimitives(value as readonly unknown[])
     } catch (error) {
       // Unreachable for primitives; fail these messages rather than lose them silently.
       this.#failed(items, from, to, asCoded(error, 'ERR_UNSERIALIZABLE'))
@@ -478,13 +479,13 @@ export class RpcSession {
   }
 }
 
-/** Settled once, never changed: schedules microtask hops. */
 /** Runs `task` in a later macrotask: `setImmediate` in Node (no timer), else `setTimeout(0)`. */
 const nextMacrotask: (task: () => void) => void =
   typeof globalThis.setImmediate === 'function'
     ? (task) => void globalThis.setImmediate(task)
     : (task) => void setTimeout(task, 0)
 
+/** Settled once, never changed: schedules microtask hops. */
 const RESOLVED = Promise.resolve()
 
 function asCoded(error: unknown, code: 'ERR_UNSERIALIZABLE' | 'ERR_CLOSED'): PeerjectError {

@@ -35,6 +35,23 @@ describe('codec round-trip details', () => {
     expect(() => assertSameValue({ a: 1, b: 2 }, { b: 2, a: 1 })).toThrow(/keys/)
   })
 
+  it('encodePrimitives writes the bytes encode writes, without the walk', () => {
+    const messages = [
+      ['call', 2, 1, ['add'], [2, 'x', null, undefined, true, NaN, Infinity, 1.5, 2 ** 40]],
+      [
+        ['release', 2, 1],
+        ['pull', 3],
+      ],
+      [],
+    ]
+    for (const message of messages) {
+      const bytes = codec.encodePrimitives(message)
+      expect([...bytes]).toEqual([...codec.encode(message)])
+      expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype)
+      expect(codec.decode(bytes)).toEqual(message)
+    }
+  })
+
   it('a Node Buffer arrives as a plain Uint8Array', () => {
     const decoded = roundTrip({ data: Buffer.from('héllo') }) as { data: Uint8Array }
     expect(Object.getPrototypeOf(decoded.data)).toBe(Uint8Array.prototype)

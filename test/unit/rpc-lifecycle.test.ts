@@ -107,6 +107,32 @@ describe('release and refcounts', () => {
     expect(pair.a.stats().imports).toBe(0)
   })
 
+  test('an answer awaited at once never reaches the registry; a forgotten one does and is released', async () => {
+    const registered: FinalizerToken[] = []
+    let cleanup!: (held: FinalizerToken) => void
+    const finalizer: FinalizerFactory = (fn) => {
+      cleanup = fn
+      return {
+        register: (_target, held) => void registered.push(held),
+        unregister: () => undefined,
+      }
+    }
+    const pair = createMemoryPair({ a: { finalizer } })
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    expect(await remote.echo(1)).toBe(1)
+    expect(await remote.echo(2)).toBe(2)
+    expect(registered).toHaveLength(1) // the named import; its awaited answers were never registered
+    void remote.echo(3) // issued, never awaited: only the registry can release it
+    await pair.settle()
+    expect(registered).toHaveLength(2)
+    expect(pair.b.stats().exports).toBe(2) // the name and the forgotten answer
+    cleanup(registered[1]!)
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(1)
+    expect(pair.a.stats().imports).toBe(1)
+  })
+
   test('the real FinalizationRegistry releases a forgotten stub after garbage collection', async () => {
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void

@@ -82,6 +82,19 @@ describe('golden traces', () => {
     ])
   })
 
+  test('special primitives cross through the batch path intact; -0 is not deferred (the codec tags it)', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', { echo: (...values: unknown[]) => values })
+    const api = pair.a.resolve<{ echo(...values: unknown[]): unknown[] }>('api')
+    const special = [NaN, Infinity, -Infinity, undefined, null, '', 'é', 2 ** 53, -1.5]
+    expect(await api.echo(...special)).toEqual(special)
+    const negativeZero = await api.echo(-0)
+    expect(Object.is(negativeZero[0], -0)).toBe(true)
+    await pair.settle()
+    const calls = pair.log.filter((entry) => (entry.message as unknown[])[0] === 'call')
+    expect(calls.map((entry) => entry.batch)).toEqual([3, undefined])
+  })
+
   test('a read, an assignment and a delete are one request and one reply each', async () => {
     const pair = createMemoryPair()
     const state: { x: number; y?: number } = { x: 1, y: 2 }
