@@ -4,6 +4,7 @@
  * on the shared machine hits both; every figure reports medians.
  */
 import type { Env } from './env.js'
+import type { BulkMode } from './side.js'
 import type { Goal, Row } from './report.js'
 import { MiB, median, mibPerSecond, pairedRatio, quantile } from './stats.js'
 
@@ -22,7 +23,7 @@ export interface Figure<E = Env> {
 }
 
 /** Time of one transfer: arm the receiver, send, read the receiver's stamp. */
-export async function transfer(env: Env, mode: 'peerject' | 'raw', total: number): Promise<number> {
+export async function transfer(env: Env, mode: BulkMode, total: number): Promise<number> {
   await env.b.call('armBulk', mode, total)
   const started = await env.a.call('sendBulk', mode, total, env.info.chunkBytes)
   const ended = await env.b.call('result')
@@ -53,17 +54,23 @@ const fmt = (values: readonly number[], digits = 0): string =>
   values.map((v) => v.toFixed(digits)).join(', ')
 
 /** Bulk object ÷ raw pre-chunked bytes, same connection kind. */
-export function bulkFigure(label: string, total: number, reps: number): Figure {
-  const name = `bulk ${total / MiB} MiB object throughput ÷ raw channel, ${label}`
+export function bulkFigure(
+  label: string,
+  total: number,
+  reps: number,
+  mode: 'peerject' | 'transfer' = 'peerject',
+): Figure {
+  const how = mode === 'transfer' ? ' (send with transfer)' : ''
+  const name = `bulk ${total / MiB} MiB object throughput${how} ÷ raw channel, ${label}`
   const goal: Goal = { op: '≥', value: 0.95 }
   return {
     rows: [{ issue: ISSUE.values, name, goal }],
     async run(env) {
       await transfer(env, 'raw', 8 * MiB) // warm-up: JIT, SCTP congestion window
-      await transfer(env, 'peerject', 8 * MiB)
+      await transfer(env, mode, 8 * MiB)
       const [pj, raw] = await alternate(
         reps,
-        () => transfer(env, 'peerject', total),
+        () => transfer(env, mode, total),
         () => transfer(env, 'raw', total),
       )
       const peerject = mibPerSecond(total, median(pj))
@@ -78,7 +85,7 @@ export function bulkFigure(label: string, total: number, reps: number): Figure {
           ratio: pairedRatio(raw, pj),
           goal,
           note:
-            `peer.send({ data: Uint8Array(${total / MiB} MiB) }) until the receiving room's 'message' vs ` +
+            `peer.send({ data: Uint8Array(${total / MiB} MiB) }${mode === 'transfer' ? ', { transfer: [data.buffer] }' : ''}) until the receiving room's 'message' vs ` +
             `the same bytes as ${env.info.chunkBytes / 1024} KiB messages (the negotiated frame size) on a ` +
             `second mesh-connector/simple-peer/ChannelTransport connection, awaiting transport.send, until ` +
             `the last byte arrived. ${reps} alternating reps, ms peerject [${fmt(pj)}], raw [${fmt(raw)}].`,

@@ -180,6 +180,7 @@ const codeFigure: Figure<Closable> = {
 function envFigures(label: string): Array<Figure<Env>> {
   return [
     bulkFigure(label, 32 * MiB, 11),
+    bulkFigure(label, 32 * MiB, 7, 'transfer'),
     smallFigure(label, 20_000, 7),
     latencyFigure(label, 64 * MiB, 2),
     roundTripFigure(label, 100, 10),

@@ -67,6 +67,9 @@ interface Pending {
   readonly promise: Promise<number>
 }
 
+/** How bulk bytes go: `peer.send` (copying), `peer.send` with a transfer list, or the raw link. */
+export type BulkMode = 'peerject' | 'transfer' | 'raw'
+
 /** How a side joins: the entry's `joinRoom` and the platform for the raw connector. */
 export interface SideOptions {
   readonly joinRoom: (options: { signaling: string; room: string }) => Promise<Room>
@@ -146,7 +149,7 @@ export class BenchSide {
   // ─── throughput ─────────────────────────────────────────────────────────────────────────────
 
   /** Receiver: resolves `result()` with the time the whole `total` bytes arrived. */
-  armBulk(mode: 'peerject' | 'raw', total: number): void {
+  armBulk(mode: BulkMode, total: number): void {
     this.#arm((done) => {
       if (mode === 'raw') {
         let received = 0
@@ -169,11 +172,18 @@ export class BenchSide {
   }
 
   /** Sender: sends `total` bytes; resolves with the start time once everything is handed over. */
-  async sendBulk(mode: 'peerject' | 'raw', total: number, chunkBytes: number): Promise<number> {
+  async sendBulk(mode: BulkMode, total: number, chunkBytes: number): Promise<number> {
     const payload = this.#payload(total)
     if (mode === 'peerject') {
       const started = clock()
       await this.#requirePeer().send({ data: payload })
+      return started
+    }
+    if (mode === 'transfer') {
+      // A buffer of its own (made before the clock starts), handed over instead of copied.
+      const data = payload.slice()
+      const started = clock()
+      await this.#requirePeer().send({ data }, { transfer: [data.buffer] })
       return started
     }
     // Pre-chunked before the clock starts (each chunk its own buffer, like a wire frame): the raw

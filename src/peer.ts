@@ -10,6 +10,7 @@ import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
 import type { Remote, RpcSession, RpcStats } from './rpc/index.js'
 import { isAsyncIterable, iterableToStream, pumpStream } from './streams.js'
+import { detachInto, transferSet } from './transfer.js'
 import type { OutgoingStream, SendOptions, WireSession } from './wire/index.js'
 
 /** Wire channel numbers of the features. */
@@ -21,6 +22,21 @@ export interface PeerSendOptions {
   readonly signal?: AbortSignal
   /** Called with bytes handed to the channel so far and the total; monotonic, ends at 100%. */
   readonly onProgress?: (sentBytes: number, totalBytes: number) => void
+  /**
+   * ArrayBuffers to hand over instead of copying, like `postMessage`'s transfer list: they are
+   * detached when `send` is called (`byteLength` 0 afterwards, here), and their bytes are sent
+   * from where they are. Only ArrayBuffers can be listed (a SharedArrayBuffer cannot be detached:
+   * ERR_UNSERIALIZABLE). Without it, `send` copies every binary of 64 KiB or more (small ones are
+   * copied anyway), so the caller may change its buffers at once.
+   */
+  readonly transfer?: readonly ArrayBufferLike[]
+}
+
+/** @internal A value encoded for one peer, not sent yet (see {@link Peer.prepareValue}). */
+export interface PreparedValue {
+  readonly parts: Uint8Array[]
+  readonly streams: readonly OpenedStream[]
+  readonly options: PeerSendOptions
 }
 
 /** Another peer's code objects: its registry view, fetch (verified) and run (isolated). */
@@ -135,20 +151,56 @@ export class Peer {
    * in transit arrives first. Values that each fit one frame (256 KiB) keep their sending order.
    */
   async send(value: unknown, options: PeerSendOptions = {}): Promise<void> {
-    return this.sendValue(value, options, false)
+    const transfer = transferSet(options.transfer)
+    const prepared = this.prepareValue(value, options, false, transfer)
+    if (transfer !== undefined) {
+      try {
+        detachInto(transfer, [prepared.parts])
+      } catch (error) {
+        this.#abortStreams(prepared.streams, error)
+        throw error
+      }
+    }
+    return this.sendPrepared(prepared)
   }
 
   /**
-   * @internal `send`, or one peer's part of `room.broadcast` (`shared`): a byte stream can be read
-   * only once, so a value shared by several sends must not contain one.
+   * @internal The first half of `send` (and of each peer's part of `room.broadcast`, `shared`):
+   * encodes `value` for this peer, synchronously, sending nothing. Large binaries whose buffer
+   * is in `transfer` are left as views, for the caller to detach (src/transfer.ts). A byte stream
+   * can be read only once, so a shared value must not contain one.
    */
-  async sendValue(value: unknown, options: PeerSendOptions, shared: boolean): Promise<void> {
+  prepareValue(
+    value: unknown,
+    options: PeerSendOptions,
+    shared: boolean,
+    transfer?: ReadonlySet<ArrayBuffer>,
+  ): PreparedValue {
     if (this.#closed !== undefined) throw this.#leftError()
     if (options.signal?.aborted === true) {
       throw new PeerjectError('ERR_ABORTED', 'the send was aborted before it started')
     }
     if (shared && isAsyncIterable(value)) throw broadcastStreamError('value')
     const root = isAsyncIterable(value) ? iterableToStream(value) : value
+    // Encoding is synchronous: the hooks read this send's context while it runs.
+    const context: EncodeContext = { shared, streams: [] }
+    const outer = this.#encoding
+    this.#encoding = context
+    // Parts, so a large binary is framed from its snapshot without one more contiguous copy.
+    try {
+      const parts = this.#codec.encodeParts(root, this.#valueHooks, transfer ?? true)
+      return { parts, streams: context.streams, options }
+    } catch (error) {
+      this.#abortStreams(context.streams, error)
+      throw error
+    } finally {
+      this.#encoding = outer
+    }
+  }
+
+  /** @internal The second half of `send`: hands a prepared value to the wire. */
+  async sendPrepared(prepared: PreparedValue): Promise<void> {
+    const { parts, streams, options } = prepared
     // Values keep no order among themselves: each is delivered when its last byte arrives, so a
     // small value is never stuck behind a large one (docs/protocol.md, "Order").
     const wireOptions: SendOptions =
@@ -159,21 +211,6 @@ export class Peer {
             ...(options.signal === undefined ? {} : { signal: options.signal }),
             ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
           }
-    // Encoding is synchronous: the hooks read this send's context while it runs.
-    const context: EncodeContext = { shared, streams: [] }
-    const outer = this.#encoding
-    this.#encoding = context
-    // Parts, so a large binary is framed from its snapshot without one more contiguous copy.
-    let parts: Uint8Array[]
-    try {
-      parts = this.#codec.encodeParts(root, this.#valueHooks)
-    } catch (error) {
-      this.#abortStreams(context.streams, error)
-      throw error
-    } finally {
-      this.#encoding = outer
-    }
-    const { streams } = context
     if (streams.length === 0) return this.wire.sendMessage(CHANNEL.values, parts, wireOptions)
     try {
       await this.wire.sendMessage(CHANNEL.values, parts, wireOptions)

@@ -14,10 +14,11 @@ import { Emitter } from './emitter.js'
 import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
 import { CHANNEL, Peer } from './peer.js'
-import type { PeerSendOptions } from './peer.js'
+import type { PeerSendOptions, PreparedValue } from './peer.js'
 import { ExportRegistry, RpcSession } from './rpc/index.js'
 import type { Authorizer, RpcLimits } from './rpc/index.js'
 import type { Transport } from './transport/transport.js'
+import { detachInto, transferSet } from './transfer.js'
 import { WireSession } from './wire/index.js'
 import type { WireLimits } from './wire/index.js'
 
@@ -149,12 +150,16 @@ export class Room extends Emitter<RoomEvents> {
   async broadcast(value: unknown, options: PeerSendOptions = {}): Promise<void> {
     const peers = [...this.#peers.values()]
     const { onProgress } = options
+    const transfer = transferSet(options.transfer)
     const sent = new Array<number>(peers.length).fill(0)
     const totals = new Array<number>(peers.length).fill(0)
     const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
-    await Promise.all(
-      peers.map((peer, index) =>
-        peer.sendValue(
+    // Every peer's encoding first (they read the value, transferred buffers included), then the
+    // buffers are detached once for all of them, then the sends start. A peer that cannot take
+    // the value (it is leaving) fails its own send only, as with `peer.send`.
+    const prepared = peers.map((peer, index) =>
+      attempt(() =>
+        peer.prepareValue(
           value,
           {
             ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -169,7 +174,19 @@ export class Room extends Emitter<RoomEvents> {
                 }),
           },
           peers.length > 1,
+          transfer,
         ),
+      ),
+    )
+    const ready = prepared.filter((each): each is PreparedValue => !(each instanceof Failed))
+    if (transfer !== undefined)
+      detachInto(
+        transfer,
+        ready.map((each) => each.parts),
+      )
+    await Promise.all(
+      prepared.map((each, index) =>
+        each instanceof Failed ? Promise.reject(each.error) : peers[index]!.sendPrepared(each),
       ),
     )
   }
@@ -344,5 +361,18 @@ export class Room extends Emitter<RoomEvents> {
       return
     }
     this.emit('message', value, peer)
+  }
+}
+
+/** A peer's part of a broadcast that failed before sending (see `Room.broadcast`). */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
+function attempt(prepare: () => PreparedValue): PreparedValue | Failed {
+  try {
+    return prepare()
+  } catch (error) {
+    return new Failed(error)
   }
 }

@@ -108,9 +108,15 @@ export class Codec {
    * framed by the wire straight from its bytes instead of being copied into one big message first.
    * With `snapshot` (the default) they are copies taken now, so the caller may change its buffers
    * as soon as this returns; without it they are views of the caller's buffers, which must then
-   * stay unchanged until the message is sent. The other parts are fresh copies.
+   * stay unchanged until the message is sent. With a set of buffers, the large leaves viewing one
+   * of them are views and the others copies (`send`'s transfer list, src/transfer.ts). The other
+   * parts are fresh copies.
    */
-  encodeParts(value: unknown, hooks?: ExternalHooks, snapshot = true): Uint8Array[] {
+  encodeParts(
+    value: unknown,
+    hooks?: ExternalHooks,
+    snapshot: boolean | ReadonlySet<ArrayBufferLike> = true,
+  ): Uint8Array[] {
     const encoder = new Encoder(this.#encoding, hooks)
     const wire = encoder.value(value, 0)
     const header = encoder.tagged ? HEADER_REVIVE : HEADER_PLAIN
@@ -140,7 +146,8 @@ export class Codec {
       const start = alignBinary(offset)
       if (bytes.length >= PART_MIN_BYTES) {
         if (start > runStart) flush(start)
-        parts.push(snapshot ? Uint8Array.prototype.slice.call(bytes) : plain(bytes))
+        const copy = snapshot === true || (snapshot !== false && !snapshot.has(bytes.buffer))
+        parts.push(copy ? Uint8Array.prototype.slice.call(bytes) : plain(bytes))
         runStart = start + bytes.length
       } else {
         run.push(bytes)

@@ -128,3 +128,25 @@ it('32 MiB Chromium → Node arrives intact', async () => {
   expect(sent.last).toBe(1)
   expect(sent.steps).toBeGreaterThan(100)
 })
+
+it('transfer from a page: the buffer is detached at send and 4 MiB arrive intact in Node', async () => {
+  const arrived = nextMessage(
+    node!,
+    (value) => (value as { name?: string }).name === 'page-transfer',
+  )
+  const sent = (await page.evaluate(`(async ([nodeId, size]) => {
+    const data = new Uint8Array(size)
+    for (let i = 0; i < size; i += 4096) crypto.getRandomValues(data.subarray(i, i + 4096))
+    const hash = await window.hex(data)
+    const sending = window.room.peers.get(nodeId).send(
+      { name: 'page-transfer', data },
+      { transfer: [data.buffer] },
+    )
+    const detached = data.byteLength === 0
+    await sending
+    return { hash, detached }
+  })(${JSON.stringify([node!.self, 4 * MiB])})`)) as { hash: string; detached: boolean }
+  const { value } = await arrived
+  expect(sent.detached).toBe(true)
+  expect(sha256((value as { data: Uint8Array }).data)).toBe(sent.hash)
+})

@@ -99,6 +99,26 @@ describe('large values', () => {
     expect(sha256((value as { big: Uint8Array }).big)).toBe(expected)
   })
 
+  it('transfer: listed buffers are detached at send and their bytes arrive intact; bad lists detach nothing', async () => {
+    const big = pattern(8 * MiB + 5, 7)
+    const small = pattern(100, 8)
+    const expected = [sha256(big), sha256(small)]
+    const arrived = nextMessage(pair.b)
+    const sending = pair.toB.send({ big, small }, { transfer: [big.buffer, small.buffer] })
+    // Detached synchronously: nothing the caller does afterwards can change what is sent.
+    expect(big.byteLength).toBe(0)
+    expect(small.byteLength).toBe(0)
+    await sending
+    const { value } = await arrived
+    const got = value as { big: Uint8Array; small: Uint8Array }
+    expect([sha256(got.big), sha256(got.small)]).toEqual(expected)
+
+    const kept = pattern(MiB, 9)
+    const error = await rejection(pair.toB.send({ kept }, { transfer: [kept] as never }))
+    expect(error).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    expect(kept.byteLength).toBe(MiB) // refused before anything was detached
+  })
+
   it('progress is monotonic and ends at 100%; a 1 KiB value sent mid-transfer arrives first', async () => {
     const big = pattern(64 * MiB, 2)
     const small = { note: 'x'.repeat(1024) }
@@ -304,12 +324,12 @@ describe('room-wide values', () => {
     }
     const atB = collect(b, 3)
     const seenByC: unknown[] = []
-    let cHasThree!: () => void
-    const cThree = new Promise<void>((resolve) => (cHasThree = resolve))
+    let cHasFour!: () => void
+    const cFour = new Promise<void>((resolve) => (cHasFour = resolve))
     const cDone = (async () => {
       for await (const { value } of c.messages()) {
         seenByC.push(value)
-        if (seenByC.length === 3) cHasThree()
+        if (seenByC.length === 4) cHasFour()
       }
     })()
 
@@ -327,11 +347,22 @@ describe('room-wide values', () => {
     const withBlob = values.find((v) => (v as { n?: number }).n === 2) as { blob: Uint8Array }
     expect(sha256(withBlob.blob)).toBe(sha256(blob))
 
+    // A transfer list detaches once for all peers; each receives the bytes intact.
+    const moved = pattern(2 * MiB, 10)
+    const movedHash = sha256(moved)
+    const nextAtB = collect(b, 1)
+    const broadcasting = a.broadcast({ moved }, { transfer: [moved.buffer] })
+    expect(moved.byteLength).toBe(0)
+    await broadcasting
+    const [atBAgain] = await nextAtB
+    expect(sha256((atBAgain!.value as { moved: Uint8Array }).moved)).toBe(movedHash)
+
     // c received the same three, and its iterator finishes when it leaves the room.
-    await cThree
+    await cFour
     c.leave()
     await cDone
-    expect(seenByC).toHaveLength(3)
+    expect(seenByC).toHaveLength(4)
+    expect(sha256((seenByC[3] as { moved: Uint8Array }).moved)).toBe(movedHash)
     expect(seenByC).toContainEqual({ n: 1 })
   })
 })
