@@ -153,14 +153,7 @@ export class Peer {
   async send(value: unknown, options: PeerSendOptions = {}): Promise<void> {
     const transfer = transferSet(options.transfer)
     const prepared = this.prepareValue(value, options, false, transfer)
-    if (transfer !== undefined) {
-      try {
-        detachInto(transfer, [prepared.parts])
-      } catch (error) {
-        this.#abortStreams(prepared.streams, error)
-        throw error
-      }
-    }
+    detachPrepared(transfer, [prepared])
     return this.sendPrepared(prepared)
   }
 
@@ -191,7 +184,7 @@ export class Peer {
       const parts = this.#codec.encodeParts(root, this.#valueHooks, transfer ?? true)
       return { parts, streams: context.streams, options }
     } catch (error) {
-      this.#abortStreams(context.streams, error)
+      abortStreams(context.streams, error)
       throw error
     } finally {
       this.#encoding = outer
@@ -215,7 +208,7 @@ export class Peer {
     try {
       await this.wire.sendMessage(CHANNEL.values, parts, wireOptions)
     } catch (error) {
-      this.#abortStreams(streams, error)
+      abortStreams(streams, error)
       throw error
     }
     const pumping = streams.map(({ source, out }) => pumpStream(source, out, options.signal))
@@ -247,22 +240,6 @@ export class Peer {
       return out.id
     },
     import: () => undefined,
-  }
-
-  /** The streams opened for a value that will not be sent never start: end them, release sources. */
-  #abortStreams(streams: readonly OpenedStream[], error: unknown): void {
-    const reason = asPeerjectError(error)
-    for (const { source, out } of streams) {
-      out.abort(reason)
-      if (source instanceof ReadableStream) {
-        if (!source.locked) source.cancel(reason).catch(() => undefined)
-      } else {
-        // An async iterable: let its `finally` blocks run.
-        source[Symbol.asyncIterator]()
-          .return?.(reason)
-          ?.catch(() => undefined)
-      }
-    }
   }
 
   /** @internal Decodes one value message from this peer. */
@@ -326,4 +303,40 @@ function asPeerjectError(error: unknown): PeerjectError {
   return error instanceof PeerjectError
     ? error
     : new PeerjectError('ERR_ABORTED', 'the send failed', { cause: error })
+}
+
+/** The streams opened for a value that will not be sent never start: end them, release sources. */
+function abortStreams(streams: readonly OpenedStream[], error: unknown): void {
+  const reason = asPeerjectError(error)
+  for (const { source, out } of streams) {
+    out.abort(reason)
+    if (source instanceof ReadableStream) {
+      if (!source.locked) source.cancel(reason).catch(() => undefined)
+    } else {
+      // An async iterable: let its `finally` blocks run.
+      source[Symbol.asyncIterator]()
+        .return?.(reason)
+        ?.catch(() => undefined)
+    }
+  }
+}
+
+/**
+ * @internal Detaches `transfer` (if any) once for values prepared for one peer (`send`) or
+ * several (`room.broadcast`), re-pointing their parts. If it fails, their streams never start.
+ */
+export function detachPrepared(
+  transfer: ReadonlySet<ArrayBuffer> | undefined,
+  prepared: readonly PreparedValue[],
+): void {
+  if (transfer === undefined) return
+  try {
+    detachInto(
+      transfer,
+      prepared.map((each) => each.parts),
+    )
+  } catch (error) {
+    for (const each of prepared) abortStreams(each.streams, error)
+    throw error
+  }
 }

@@ -13,12 +13,12 @@ import type { Connector } from './connector.js'
 import { Emitter } from './emitter.js'
 import { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
-import { CHANNEL, Peer } from './peer.js'
+import { CHANNEL, Peer, detachPrepared } from './peer.js'
 import type { PeerSendOptions, PreparedValue } from './peer.js'
 import { ExportRegistry, RpcSession } from './rpc/index.js'
 import type { Authorizer, RpcLimits } from './rpc/index.js'
 import type { Transport } from './transport/transport.js'
-import { detachInto, transferSet } from './transfer.js'
+import { transferSet } from './transfer.js'
 import { WireSession } from './wire/index.js'
 import type { WireLimits } from './wire/index.js'
 
@@ -178,12 +178,10 @@ export class Room extends Emitter<RoomEvents> {
         ),
       ),
     )
-    const ready = prepared.filter((each): each is PreparedValue => !(each instanceof Failed))
-    if (transfer !== undefined)
-      detachInto(
-        transfer,
-        ready.map((each) => each.parts),
-      )
+    detachPrepared(
+      transfer,
+      prepared.filter((each): each is PreparedValue => !(each instanceof Failed)),
+    )
     await Promise.all(
       prepared.map((each, index) =>
         each instanceof Failed ? Promise.reject(each.error) : peers[index]!.sendPrepared(each),

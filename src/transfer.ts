@@ -8,7 +8,9 @@
  * nothing can change what is being sent — a mistake shows as an empty buffer, never as data that
  * silently differs. The order matters: the codec reads the views while the buffers are attached
  * (a detached view reports offset and length 0), then {@link detachInto} moves the memory and
- * re-points the encoded parts to it.
+ * re-points the encoded parts to it. A buffer the runtime marks untransferable (Node's Buffer
+ * pool) is cloned by `structuredClone` instead of moved: it stays attached, and what is sent is
+ * still the bytes as they were at the call.
  */
 import { PeerjectError } from './errors.js'
 

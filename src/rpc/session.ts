@@ -352,7 +352,7 @@ export class RpcSession {
     }
     let bytes: Uint8Array
     try {
-      bytes = this.#options.codec.encodePrimitives(value as readonly unknown[])
+      bytes = this.#options.codec.encodePrimitives(value)
     } catch (error) {
       // Unreachable for primitives; fail these messages rather than lose them silently.
       this.#failed(items, from, to, asCoded(error, 'ERR_UNSERIALIZABLE'))

@@ -1,6 +1,7 @@
 /** `send`'s transfer list: validation, and detaching without a copy (src/transfer.ts). */
 import { describe, expect, it } from 'vitest'
 import { Codec, PART_MIN_BYTES } from '../../src/codec/codec.js'
+import { detachPrepared, type PreparedValue } from '../../src/peer.js'
 import { detachInto, transferSet } from '../../src/transfer.js'
 
 const codec = new Codec()
@@ -81,5 +82,26 @@ describe('encodeParts with a transfer set, then detachInto', () => {
       expect.objectContaining({ code: 'ERR_UNSERIALIZABLE' }),
     )
     expect(fine.byteLength).toBe(16)
+  })
+})
+
+describe('detachPrepared', () => {
+  it('when detaching fails, the streams of the prepared values never start: sources cancelled, outputs aborted', () => {
+    let cancelled: unknown
+    const source = new ReadableStream<Uint8Array>({ cancel: (reason) => void (cancelled = reason) })
+    const aborted: unknown[] = []
+    const out = { abort: (reason: unknown) => void aborted.push(reason) }
+    const prepared = {
+      parts: [],
+      streams: [{ source, out }],
+      options: {},
+    } as unknown as PreparedValue
+    const unmovable = new Set([new SharedArrayBuffer(8) as unknown as ArrayBuffer])
+    expect(() => detachPrepared(unmovable, [prepared])).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSERIALIZABLE' }),
+    )
+    expect(aborted).toEqual([expect.objectContaining({ code: 'ERR_UNSERIALIZABLE' })])
+    expect(cancelled).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    expect(() => detachPrepared(undefined, [prepared])).not.toThrow()
   })
 })
