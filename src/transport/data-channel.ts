@@ -10,7 +10,7 @@
  */
 import { PeerjectError, formatBytes } from '../errors.js'
 import type { Transport, TransportListener, TransportState } from './transport.js'
-import { DEFAULT_HIGH_WATER_MARK } from './transport.js'
+import { DEFAULT_HIGH_WATER_MARK, SENT } from './transport.js'
 
 /** Longest wait for queued bytes to leave before a close for an error tears the channel down. */
 const CLOSE_GRACE_MS = 250
@@ -66,22 +66,26 @@ export class ChannelTransport implements Transport {
     return this.#state
   }
 
-  async send(bytes: Uint8Array): Promise<void> {
-    if (this.#state === 'closed') throw this.#closedError()
+  send(bytes: Uint8Array): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(this.#closedError())
     if (bytes.byteLength > this.maxMessageSize) {
-      throw new PeerjectError(
-        'ERR_TOO_LARGE',
-        `transport message of ${formatBytes(bytes.byteLength)} exceeds the channel's maxMessageSize (${formatBytes(this.maxMessageSize)})`,
+      return Promise.reject(
+        new PeerjectError(
+          'ERR_TOO_LARGE',
+          `transport message of ${formatBytes(bytes.byteLength)} exceeds the channel's maxMessageSize (${formatBytes(this.maxMessageSize)})`,
+        ),
       )
     }
     try {
       this.#channel.send(bytes)
     } catch (error) {
-      throw new PeerjectError('ERR_CLOSED', 'the data channel refused the message; it is closing', {
-        cause: error,
-      })
+      return Promise.reject(
+        new PeerjectError('ERR_CLOSED', 'the data channel refused the message; it is closing', {
+          cause: error,
+        }),
+      )
     }
-    if (this.#channel.bufferedAmount > this.#highWaterMark) await this.#waitForDrain()
+    return this.#channel.bufferedAmount > this.#highWaterMark ? this.#waitForDrain() : SENT
   }
 
   listen(listener: TransportListener): void {

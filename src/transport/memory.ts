@@ -13,7 +13,7 @@
  */
 import { PeerjectError, formatBytes } from '../errors.js'
 import type { Transport, TransportListener, TransportState } from './transport.js'
-import { DEFAULT_HIGH_WATER_MARK } from './transport.js'
+import { DEFAULT_HIGH_WATER_MARK, SENT } from './transport.js'
 
 /** Options of {@link createMemoryTransportPair}. */
 export interface MemoryTransportOptions {
@@ -118,7 +118,7 @@ class MemoryEnd implements MemoryTransport {
     const copy = bytes.slice()
     this.#shared.log?.push({ from: this.side, bytes: copy.slice() })
     this.peer.#arrive(copy)
-    if (this.bufferedAmount <= this.#shared.highWaterMark) return Promise.resolve()
+    if (this.bufferedAmount <= this.#shared.highWaterMark) return SENT
     return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }))
   }
 

@@ -8,6 +8,9 @@
  *   buffered amount is under the adapter's high-water mark), waiting on `bufferedamountlow` where
  *   the implementation has it. It rejects with `ERR_CLOSED` once the transport is closed, and with
  *   `ERR_TOO_LARGE` for a message over `maxMessageSize`. Callers keep at most one `send` waiting.
+ *   When the channel can take more at once, `send` may return {@link SENT}: a caller seeing it
+ *   sends its next message in the same turn instead of awaiting (the wire does, so a burst of
+ *   messages leaves while the code producing it still runs).
  * - Received messages are delivered in order to the handler given to `listen`. Messages that
  *   arrive before `listen` is called are buffered by the adapter (early messages are never lost).
  * - `closed` settles exactly once, with the reason (`undefined` for a clean local close).
@@ -44,6 +47,12 @@ export interface Transport {
   /** Closes the channel. Idempotent. `reason` is passed to the local listener's `close`. */
   close(reason?: PeerjectError): void
 }
+
+/**
+ * The already-resolved promise a transport's `send` returns when the channel can take more at
+ * once (see the file comment). Any other promise means: await it before the next `send`.
+ */
+export const SENT: Promise<void> = Promise.resolve()
 
 /** Default high-water mark: `send` waits while more than this is buffered in the channel. */
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024

@@ -106,6 +106,9 @@ export class Scheduler {
   readonly #unordered = new Set<OutgoingMessage>()
   readonly #rotation: BulkSource[] = []
   readonly #kick: () => void
+  readonly #full: () => void
+  /** Bytes of small messages queued since the last BATCH was built (or `full` was called). */
+  #smallBytes = 0
   #next = 0
   #firstLane = 0
   #preferBulk = false
@@ -133,9 +136,14 @@ export class Scheduler {
   #ackPending = 0
   #ackNow = false
 
-  /** `kick` asks the session to run its pump (new work arrived). */
-  constructor(kick: () => void) {
+  /**
+   * `kick` asks the session to run its pump soon (new work arrived); `full` asks it to run the
+   * pump now, because small messages worth a whole BATCH frame are queued: coalescing more could
+   * not make that frame any larger.
+   */
+  constructor(kick: () => void, full: () => void) {
     this.#kick = kick
+    this.#full = full
   }
 
   /** Control frames waiting. */
@@ -233,6 +241,12 @@ export class Scheduler {
     lane.queue.push(message)
     if (lane.active === undefined && !lane.ready) this.#promote(lane)
     this.#kick()
+    if (!this.#isSmall(message)) return
+    this.#smallBytes += BATCH_ENTRY_LAYOUT.SIZE + message.total
+    if (this.#smallBytes + BATCH_LAYOUT.SIZE >= this.#chunkBytes) {
+      this.#smallBytes = 0
+      this.#full()
+    }
   }
 
   /** Puts a bulk source (back) into the rotation. */
@@ -396,6 +410,7 @@ export class Scheduler {
   }
 
   #buildBatch(): Uint8Array {
+    this.#smallBytes = 0
     const limit = this.#chunkBytes
     let size: number = BATCH_LAYOUT.SIZE
     const batch = this.#batch

@@ -14,6 +14,7 @@
 import { Emitter } from '../emitter.js'
 import { PeerjectError, formatBytes, isErrorCode } from '../errors.js'
 import type { Transport } from '../transport/transport.js'
+import { SENT } from '../transport/transport.js'
 import type { HelloFields, Reason } from './frame.js'
 import { FRAME_KIND, encodeError, encodeHello } from './frame.js'
 import { parseFrame } from './frame-parser.js'
@@ -80,7 +81,7 @@ export class WireSession extends Emitter<WireEvents> {
     }
     this.#transport = transport
     this.#local = localHello(this.limits, transport.maxMessageSize)
-    this.#scheduler = new Scheduler(this.#kick)
+    this.#scheduler = new Scheduler(this.#kick, this.#pumpNow)
     this.#reassembler = new Reassembler(this.limits)
     this.#incoming = new IncomingStreams(this.limits, this.#control)
     this.ready = new Promise<void>((resolve, reject) => {
@@ -333,17 +334,29 @@ export class WireSession extends Emitter<WireEvents> {
     queueMicrotask(this.#pump)
   }
 
-  readonly #pump = async (): Promise<void> => {
-    this.#pumpQueued = false
+  /**
+   * Sends one frame at once, in the caller's turn: a full BATCH of small messages is waiting, and
+   * waiting longer could not make it larger. A loop of many sends thus hands frames to the
+   * channel (whose own thread transmits them) while it runs, instead of queuing everything for
+   * the pump after it ends. What is left goes with the pump already kicked.
+   */
+  readonly #pumpNow = (): void => {
+    if (!this.#pumping && !this.#closed) void this.#pump(1)
+  }
+
+  /** Hands frames to the transport until none is left (or `limit` were sent). */
+  readonly #pump = async (limit = Number.POSITIVE_INFINITY): Promise<void> => {
+    if (limit === Number.POSITIVE_INFINITY) this.#pumpQueued = false
     if (this.#pumping) return
     this.#pumping = true
     try {
-      while (!this.#closed) {
+      for (let frames = 0; frames < limit && !this.#closed; frames++) {
         const frame = this.#scheduler.next()
         if (frame === undefined) break
         const sent = this.#transport.send(frame)
         this.#scheduler.handed()
-        await sent
+        // The channel can take more at once: go on in this turn (see `#pumpNow`).
+        if (sent !== SENT) await sent
       }
     } catch (error) {
       // A local close shuts the session down before the transport, so a send that fails while
@@ -358,6 +371,9 @@ export class WireSession extends Emitter<WireEvents> {
       )
     } finally {
       this.#pumping = false
+      // A pump that stopped at its limit leaves the rest to a full one, which may have found this
+      // one running (suspended on a full channel) and returned.
+      if (limit !== Number.POSITIVE_INFINITY) this.#kick()
     }
   }
 

@@ -157,6 +157,33 @@ describe('large values', () => {
     expect(progress.length).toBeGreaterThan(100) // chunk by chunk, not all at once
   })
 
+  it('a burst of small values sent in one loop starts leaving during the loop and arrives whole, in order', async () => {
+    const count = 3000
+    const received: number[] = []
+    const allArrived = new Promise<void>((resolve) => {
+      const off = pair.b.on('message', (value) => {
+        const { seq, data } = value as { seq: number; data: Uint8Array }
+        if (data.byteLength === 1024 && data[0] === (seq & 0xff)) received.push(seq)
+        if (received.length === count || seq === count - 1) {
+          off()
+          resolve()
+        }
+      })
+    })
+    let handedDuringLoop = 0
+    const sends: Array<Promise<void>> = []
+    for (let seq = 0; seq < count; seq++) {
+      const data = new Uint8Array(1024).fill(seq & 0xff)
+      sends.push(pair.toB.send({ seq, data }, { onProgress: () => handedDuringLoop++ }))
+    }
+    const handedByLoopEnd = handedDuringLoop
+    await Promise.all(sends)
+    await allArrived
+    // ~250 of these fill a 256 KiB frame: every full frame went to the channel inside the loop.
+    expect(handedByLoopEnd).toBeGreaterThan(count / 2)
+    expect(received).toEqual(Array.from({ length: count }, (_, i) => i))
+  })
+
   it('small values exchanged during a 32 MiB transfer keep bulk in flight within the interactive window', async () => {
     const big = pattern(32 * MiB, 3)
     const offEcho = pair.b.on('message', (value, from) => {

@@ -164,7 +164,10 @@ describe('turns between small messages and bulk', () => {
   }
 
   test('a small message does not wait behind a fresh bulk frame when bulk was only waiting for an ACK', () => {
-    const scheduler = new Scheduler(() => undefined)
+    const scheduler = new Scheduler(
+      () => undefined,
+      () => undefined,
+    )
     open(scheduler)
     scheduler.message(new OutgoingMessage(0, new Uint8Array(4 * MiB), {}, () => undefined))
     expect(send(scheduler)).toBe(FRAME_KIND.DATA) // no small message yet: full-size bulk
@@ -183,7 +186,10 @@ describe('turns between small messages and bulk', () => {
   })
 
   test('bulk still gets every other turn while small messages keep coming and the window is open', () => {
-    const scheduler = new Scheduler(() => undefined)
+    const scheduler = new Scheduler(
+      () => undefined,
+      () => undefined,
+    )
     open(scheduler)
     scheduler.message(new OutgoingMessage(0, new Uint8Array(4 * MiB), {}, () => undefined))
     const kinds: Array<number | undefined> = []

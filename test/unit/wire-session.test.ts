@@ -177,6 +177,31 @@ describe('messages', () => {
     a.close()
   })
 
+  test('a burst worth several frames hands each full BATCH to the transport while it runs', async () => {
+    const { a, b, pair } = await connect({ transport: { log: true } })
+    const received = inbox(b)
+    const before = pair.log.length
+    const frame = a.chunkBytes
+    const size = 1000
+    // Frames each sent by the time the loop reached that message (synchronously, same turn).
+    const sentDuring: number[] = []
+    const sends: Array<Promise<void>> = []
+    const count = Math.ceil((3.5 * frame) / (size + 5))
+    for (let i = 0; i < count; i++) {
+      sends.push(a.sendMessage(0, pattern(size, i)))
+      sentDuring.push(pair.log.length - before)
+    }
+    expect(sentDuring[Math.floor(frame / (size + 5)) - 2]).toBe(0) // the first frame is not full yet
+    expect(sentDuring.at(-1)).toBe(3) // three full frames left during the loop, the rest after it
+    await Promise.all(sends)
+    await received.count(count)
+    const frames = pair.log.slice(before).filter((entry) => entry.from === 'a')
+    expect(frames.map((f) => f.bytes[0])).toEqual(Array(4).fill(FRAME_KIND.BATCH))
+    expect(frames.slice(0, 3).every((f) => f.bytes.byteLength > frame - size - 5)).toBe(true)
+    received.messages.forEach((m, k) => expect(same(m.bytes, pattern(size, k))).toBe(true))
+    a.close()
+  })
+
   test('a 1 KiB message on another channel overtakes a 64 MiB transfer after at most one chunk', async () => {
     const { a, b } = await connect()
     const arrivals: string[] = []
