@@ -13,7 +13,7 @@ export { ClassRegistry, markByReference, isMarkedByReference, BY_REFERENCE } fro
 export type { ErrorCode, PeerjectErrorOptions } from './errors.js'
 export { ERROR_CODES, PeerjectError, isPeerjectError } from './errors.js'
 export type { PeerId } from './ids.js'
-export type { CodeOptions, JoinOptions, PeerJsServerOptions } from './join.js'
+export type { CodeOptions, JoinOptions, PeerJsServerOptions, RoomLimits } from './join.js'
 export {
   createIndexedDbStore,
   createMemoryStore,

@@ -12,7 +12,9 @@ import type { Platform } from './platform.js'
 import { Room } from './room.js'
 import type { FeatureFactory } from './room.js'
 import type { Authorizer, RpcLimits } from './rpc/index.js'
+import { DEFAULT_RPC_LIMITS, resolveLimits } from './rpc/limits.js'
 import type { WireLimits } from './wire/index.js'
+import { DEFAULT_WIRE_LIMITS, resolveWireLimits } from './wire/limits.js'
 
 /** Where a PeerServer runs (PeerJS adapter; see docs/peerjs.md). */
 export interface PeerJsServerOptions {
@@ -27,11 +29,14 @@ export interface PeerJsServerOptions {
 export interface CodeOptions {
   /**
    * Store hooks (`getObject`, `getMetadata`, `registerObject`, `registerMetadata`, `removeObject`,
-   * optional `listMetadata`), sync or async. Default: IndexedDB in browsers (memory when absent),
-   * a directory in Node (`directory`).
+   * optional `listMetadata`), sync or async. Default: IndexedDB in browsers (memory when absent);
+   * in Node, memory, or a directory with `directory`.
    */
   readonly store?: CodeStore
-  /** Node: directory of the default store. Default `<os tmpdir>/peerject-code`. */
+  /**
+   * Node: keep code objects in this directory (`<id>.js` + `<id>.json`), across restarts. Default:
+   * none, a memory store. Give each app its own: everything in it is listed and served to peers.
+   */
   readonly directory?: string
   /** Screens every request: `(token, id, peer) => boolean`, sync or async. Default: allow. */
   readonly verifyToken?: VerifyToken
@@ -44,6 +49,9 @@ export interface CodeOptions {
   /** Node: keep one worker thread started ahead of time (faster first run). Default false. */
   readonly prewarm?: boolean
 }
+
+/** Every limit `joinRoom({ limits })` takes. */
+export type RoomLimits = Partial<WireLimits> & Partial<RpcLimits> & { readonly maxDepth?: number }
 
 /** Options of `joinRoom`. */
 export interface JoinOptions {
@@ -59,8 +67,12 @@ export interface JoinOptions {
   readonly rtcConfig?: RTCConfiguration
   /** A connection that does not open in this time fails with ERR_CONNECT. Default 20 s. */
   readonly connectTimeoutMs?: number
-  /** Receiver limits: wire (docs/protocol.md) and references (docs/rpc.md), with documented defaults. */
-  readonly limits?: Partial<WireLimits> & Partial<RpcLimits>
+  /**
+   * Receiver limits: wire (docs/protocol.md), references (docs/rpc.md) and the codec's `maxDepth`
+   * (nesting of values, default 256), with documented defaults. Checked by `joinRoom`: an unknown
+   * name or a value out of range rejects with a RangeError naming it.
+   */
+  readonly limits?: RoomLimits
   /**
    * Screens what other peers may do with your exposed objects: called with (peer, operation, path),
    * sync or async. Default: names starting with `_` are denied. `__proto__`, `constructor`,
@@ -93,6 +105,15 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     throw new PeerjectError(
       'ERR_BAD_MESSAGE',
       'joinRoom needs a room name: joinRoom({ room: "demo", … })',
+    )
+  }
+  const limits = splitLimits(options.limits)
+  if (
+    options.connectTimeoutMs !== undefined &&
+    !(Number.isFinite(options.connectTimeoutMs) && options.connectTimeoutMs > 0)
+  ) {
+    throw new RangeError(
+      `joinRoom: connectTimeoutMs must be a positive number of milliseconds, got ${String(options.connectTimeoutMs)}`,
     )
   }
   let connector: Connector
@@ -130,6 +151,7 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
   const classes = options.classes ?? new ClassRegistry()
   const codec = new Codec({
     classes,
+    ...(limits.maxDepth === undefined ? {} : { maxDepth: limits.maxDepth }),
     ...(options.includeStacks === undefined ? {} : { includeStacks: options.includeStacks }),
   })
   const codeOptions = options.code ?? {}
@@ -150,9 +172,8 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     classes,
     code,
     ...(runtime.close === undefined ? {} : { onLeave: runtime.close }),
-    ...(options.limits === undefined
-      ? {}
-      : { wireLimits: options.limits, rpcLimits: options.limits }),
+    wireLimits: limits.wire,
+    rpcLimits: limits.rpc,
     ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
     ...(context.features === undefined ? {} : { features: context.features(codec) }),
   })
@@ -163,4 +184,46 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     throw error
   }
   return room
+}
+
+/**
+ * `joinRoom`'s limits, checked now (a bad one would otherwise fail every connection later) and
+ * split by layer. Throws a RangeError naming an unknown limit or a value out of range.
+ */
+function splitLimits(limits: RoomLimits | undefined): {
+  readonly wire: Partial<WireLimits>
+  readonly rpc: Partial<RpcLimits>
+  readonly maxDepth: number | undefined
+} {
+  const wire: Record<string, unknown> = {}
+  const rpc: Record<string, unknown> = {}
+  let maxDepth: number | undefined
+  if (limits !== undefined) {
+    if (typeof limits !== 'object' || limits === null) {
+      throw new RangeError('joinRoom: limits must be an object, e.g. { maxMessageBytes: 1e8 }')
+    }
+    for (const [key, value] of Object.entries(limits)) {
+      if (value === undefined) continue
+      if (Object.hasOwn(DEFAULT_WIRE_LIMITS, key)) wire[key] = value
+      else if (Object.hasOwn(DEFAULT_RPC_LIMITS, key)) rpc[key] = value
+      else if (key === 'maxDepth') {
+        if (!Number.isInteger(value) || (value as number) < 1) {
+          throw new RangeError(
+            `joinRoom: limits.maxDepth must be a positive integer, got ${String(value)}`,
+          )
+        }
+        maxDepth = value as number
+      } else {
+        const known = [
+          ...Object.keys(DEFAULT_WIRE_LIMITS),
+          ...Object.keys(DEFAULT_RPC_LIMITS),
+          'maxDepth',
+        ]
+        throw new RangeError(`joinRoom: unknown limit "${key}"; the limits are ${known.join(', ')}`)
+      }
+    }
+  }
+  resolveWireLimits(wire)
+  resolveLimits(rpc)
+  return { wire, rpc, maxDepth }
 }

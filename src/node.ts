@@ -3,8 +3,7 @@
  * in. Default: node-datachannel (its binary ships inside the npm package). `@roamhq/wrtc` (the
  * maintained `wrtc`) is accepted through `joinRoom({ webrtc: 'wrtc' })` when installed.
  */
-import { tmpdir } from 'node:os'
-import { join as joinPath } from 'node:path'
+import { createMemoryStore } from './code/index.js'
 import { NodeWorkerHost, createDirectoryStore } from './code/node.js'
 import { join } from './join.js'
 import type { JoinOptions } from './join.js'
@@ -38,8 +37,13 @@ export async function joinRoom(options: NodeJoinOptions): Promise<Room> {
       const host = new NodeWorkerHost({ prewarm: code.prewarm ?? false })
       return {
         host,
+        // Memory unless asked: a default directory would be shared by every process on the
+        // machine, and what a store holds is listed and served to this room's peers.
         store:
-          code.store ?? createDirectoryStore(code.directory ?? joinPath(tmpdir(), 'peerject-code')),
+          code.store ??
+          (code.directory === undefined
+            ? createMemoryStore()
+            : createDirectoryStore(code.directory)),
         close: () => host.close(),
       }
     },

@@ -92,7 +92,7 @@ export class Peer {
   }
 
   /** Names of the objects this peer exposes (`room.expose` on its side). */
-  list(): Promise<string[]> {
+  async list(): Promise<string[]> {
     return this.#requireRpc().list()
   }
 
@@ -204,13 +204,16 @@ export class Peer {
             ...(options.signal === undefined ? {} : { signal: options.signal }),
             ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
           }
-    if (streams.length === 0) return this.wire.sendMessage(CHANNEL.values, parts, wireOptions)
     try {
       await this.wire.sendMessage(CHANNEL.values, parts, wireOptions)
     } catch (error) {
       abortStreams(streams, error)
       throw error
+    } finally {
+      // Settled: the wire reads the parts no more (it framed copies of them).
+      this.#codec.recycle(parts)
     }
+    if (streams.length === 0) return
     const pumping = streams.map(({ source, out }) => pumpStream(source, out, options.signal))
     try {
       await Promise.all(pumping)

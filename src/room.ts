@@ -121,6 +121,7 @@ export class Room extends Emitter<RoomEvents> {
    * refused unless `joinRoom({ authorize })` allows them. Replaces an earlier object of that name.
    */
   expose(name: string, object: object): void {
+    this.#requireOpen('expose')
     this.#exports.expose(name, object)
   }
 
@@ -148,6 +149,7 @@ export class Room extends Emitter<RoomEvents> {
    * the sum over all peers. Byte streams cannot be broadcast (a stream is read once): ERR_UNSERIALIZABLE.
    */
   async broadcast(value: unknown, options: PeerSendOptions = {}): Promise<void> {
+    this.#requireOpen('broadcast')
     const peers = [...this.#peers.values()]
     const { onProgress } = options
     const transfer = transferSet(options.transfer)
@@ -230,6 +232,13 @@ export class Room extends Emitter<RoomEvents> {
   }
 
   readonly #onLeave = new Set<() => void>()
+
+  /** ERR_CLOSED once the room was left: what `what` would do cannot reach anyone any more. */
+  #requireOpen(what: string): void {
+    if (this.#left) {
+      throw new PeerjectError('ERR_CLOSED', `room.${what}(): you left room "${this.name}"`)
+    }
+  }
 
   /** Leaves the room: closes every connection and the signaling session. Idempotent. */
   leave(): void {
@@ -338,6 +347,8 @@ export class Room extends Emitter<RoomEvents> {
       send: (bytes) => peer.wire.sendMessage(CHANNEL.rpc, bytes),
       streams: peer.rpcStreams(),
       onError: (error) => this.emit('error', error),
+      // Like an undecodable value: the connection closes, and the ERROR frame tells the peer why.
+      onViolation: (error) => peer.wire.close(error),
       ...(this.#init.authorize === undefined ? {} : { authorize: this.#init.authorize }),
       ...(this.#init.rpcLimits === undefined ? {} : { limits: this.#init.rpcLimits }),
     })

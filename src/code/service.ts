@@ -109,6 +109,7 @@ export class CodeService {
    * `'peerject:<id>'` literals of the source; `options.dependencies`, when given, must match them.
    */
   async publish(source: string, options: PublishOptions = {}): Promise<CodeId> {
+    if (this.#closed !== undefined) throw this.#closed
     if (typeof source !== 'string') {
       throw new PeerjectError('ERR_BAD_MESSAGE', 'publish() takes the source text of an ES module')
     }

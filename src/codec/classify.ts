@@ -172,7 +172,7 @@ export function describeRefusal(value: unknown, path: string): string {
   if (name === undefined) {
     return `${path} is an object of an unknown kind; it cannot cross the wire (send plain data, or markByReference it)`
   }
-  return `${path} is an instance of ${name}, which is not a registered class; call classes.register(${name}) on both peers (or markByReference it to pass it as a reference)`
+  return `${path} is an instance of ${name}, which is not a registered class; register it on both peers with room.registerClass(${name}) or joinRoom({ classes }) (or markByReference it to pass it as a reference)`
 }
 
 function constructorName(value: unknown): string | undefined {

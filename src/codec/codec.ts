@@ -22,6 +22,7 @@ import type { ClassRegistry } from './class-registry.js'
 import { Decoder, badMessage, type DecoderSettings } from './decoder.js'
 import { Encoder, type EncoderSettings, type ExternalHooks } from './encoder.js'
 import { scanBody } from './scan.js'
+import { SnapshotPool } from './snapshot-pool.js'
 import { HEADER_PLAIN, HEADER_REVIVE, alignBinary } from './tags.js'
 
 /** Options of {@link Codec}. */
@@ -43,6 +44,7 @@ export class Codec {
   readonly #encoding: EncoderSettings
   readonly #decoding: DecoderSettings
   readonly #maxDepth: number
+  readonly #snapshots = new SnapshotPool()
 
   constructor(options: CodecOptions = {}) {
     const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
@@ -110,7 +112,7 @@ export class Codec {
    * as soon as this returns; without it they are views of the caller's buffers, which must then
    * stay unchanged until the message is sent. With a set of buffers, the large leaves viewing one
    * of them are views and the others copies (`send`'s transfer list, src/transfer.ts). The other
-   * parts are fresh copies.
+   * parts are fresh copies. Give the parts to {@link recycle} once nothing reads them any more.
    */
   encodeParts(
     value: unknown,
@@ -147,7 +149,7 @@ export class Codec {
       if (bytes.length >= PART_MIN_BYTES) {
         if (start > runStart) flush(start)
         const copy = snapshot === true || (snapshot !== false && !snapshot.has(bytes.buffer))
-        parts.push(copy ? Uint8Array.prototype.slice.call(bytes) : plain(bytes))
+        parts.push(copy ? this.#snapshots.copy(bytes) : plain(bytes))
         runStart = start + bytes.length
       } else {
         run.push(bytes)
@@ -157,6 +159,14 @@ export class Codec {
     }
     if (offset > runStart) flush(offset)
     return parts
+  }
+
+  /**
+   * The parts of an {@link encodeParts} result are no longer read (the send settled): the memory
+   * of its snapshot copies may serve later snapshots (src/codec/snapshot-pool.ts).
+   */
+  recycle(parts: readonly Uint8Array[]): void {
+    this.#snapshots.recycle(parts)
   }
 
   /**

@@ -112,7 +112,7 @@ export function unknownClass(name: string, registeredAsNonError = false): Peerje
     'ERR_BAD_MESSAGE',
     registeredAsNonError
       ? `received an error of class "${name}", but "${name}" is registered here as a class that is not an Error; register the same class on both peers`
-      : `received an instance of class "${name}", which is not registered here; call classes.register(${name}) on the receiving peer too`,
+      : `received an instance of class "${name}", which is not registered here; register it on this peer too: room.registerClass(${name}) or joinRoom({ classes })`,
   )
 }
 

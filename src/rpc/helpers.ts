@@ -42,11 +42,20 @@ export function withOptions<T extends object>(stub: T, options: CallOptions): T 
 }
 
 /**
+ * What a callback slot (`remote.onChange`, an optional function property) is typed as, so that
+ * `await set(remote.onChange, fn)` compiles too; at run time it is a path of the stub like any other.
+ */
+type CallbackSlotTarget = ((...args: never[]) => unknown) | null | undefined
+
+/**
  * Awaitable assignment: `await set(remote.prop, value)` resolves once the peer has assigned, and
  * rejects with the peer's error (ERR_DENIED, a setter's throw…). A plain `remote.prop = value`
  * sends the same message without waiting; its failure goes to the session's `onError`.
  */
-export async function set<V>(target: PromiseLike<V>, value: unknown): Promise<void> {
+export async function set<V>(
+  target: PromiseLike<V> | CallbackSlotTarget,
+  value: unknown,
+): Promise<void> {
   const controller = controllerFor(target, 'set(remote.prop, value)')
   if (controller.path.length === 0) {
     throw new TypeError('set(remote.prop, value) needs a property path, not a stub itself')

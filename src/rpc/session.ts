@@ -10,7 +10,9 @@
  * Failure rules: hostile or malformed input never throws out of `dispatch`. An operation that
  * fails (unknown id, denied, quota) rejects for its caller only; a protocol violation (undecodable
  * bytes, a malformed message, ids that do not increase, forged releases) is reported once through
- * `onError` and closes this session alone. `close` settles every pending promise.
+ * `onError`, closes this session, and is passed to `onViolation`, whose owner tells the peer (the
+ * room closes that peer's connection, so the peer's pending calls reject too instead of waiting
+ * for answers that will never come). `close` settles every pending promise.
  *
  * Over 400 lines on purpose: the outgoing queue (post, flush, batches, send failures) shares the
  * session's closed state, hooks and error paths; split, each half would reach into the other.
@@ -57,6 +59,8 @@ export interface RpcSessionOptions {
   readonly streams?: StreamHooks
   /** Failures nobody awaits: fire-and-forget assignments, protocol violations. */
   readonly onError?: (error: PeerjectError) => void
+  /** The peer broke the protocol and this session closed (after `onError`): tell the peer. */
+  readonly onViolation?: (error: PeerjectError) => void
   /** Makes the registry that releases collected stubs (tests inject one). */
   readonly finalizer?: FinalizerFactory
 }
@@ -476,6 +480,7 @@ export class RpcSession {
     if (this.#closed !== undefined) return
     this.#report(error)
     this.close(error)
+    this.#options.onViolation?.(error)
   }
 }
 

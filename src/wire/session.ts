@@ -110,7 +110,7 @@ export class WireSession extends Emitter<WireEvents> {
    * transport. Rejects ERR_TOO_LARGE (over the peer's maxMessageBytes; nothing is sent),
    * ERR_ABORTED (the receiver drops what it got), or the close reason if the session ends first.
    * `bytes` (one array, or parts whose concatenation is the message) must not change until the
-   * promise settles.
+   * promise settles; once it has, the wire reads them no more (frames are copies of them).
    */
   sendMessage(channel: number, bytes: MessageBytes, options: SendOptions = {}): Promise<void> {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {

@@ -104,3 +104,67 @@ describe('connection failures', () => {
     }
   })
 })
+
+describe('joinRoom options and a left room', () => {
+  it('limits are checked when joining: an unknown name or a bad value rejects, naming it', async () => {
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ maxMessageSize: 1e6 }, 'unknown limit "maxMessageSize"'],
+      [{ maxMessageBytes: '1000000' }, 'maxMessageBytes'],
+      [{ maxCallsInFlight: -5 }, 'maxCallsInFlight'],
+      [{ maxDepth: 0 }, 'maxDepth'],
+    ]
+    for (const [limits, named] of bad) {
+      const error = await joinRoom({ signaling: server.url, room: 'limits', limits }).then(
+        (room) => {
+          room.leave()
+          return undefined
+        },
+        (error: unknown) => error,
+      )
+      expect(error, JSON.stringify(limits)).toBeInstanceOf(RangeError)
+      expect(String(error)).toContain(named)
+    }
+    const timeout = await joinRoom({ signaling: server.url, room: 'limits', connectTimeoutMs: -1 })
+      .then((room) => room.leave())
+      .catch((error: unknown) => error)
+    expect(timeout).toBeInstanceOf(RangeError)
+  })
+
+  it('limits.maxDepth reaches the codec: deeper values are refused on send', async () => {
+    const a = await joinRoom({ signaling: server.url, room: 'depth', limits: { maxDepth: 4 } })
+    rooms.push(a)
+    const b = await join('depth', 'node-datachannel')
+    await waitForPeers(a, [b.self])
+    const toB = a.peers.get(b.self)!
+    const received = nextMessage(b)
+    await toB.send({ one: { two: { three: 3 } } })
+    expect((await received).value).toEqual({ one: { two: { three: 3 } } })
+    const error = await toB
+      .send({ one: { two: { three: { four: { five: 5 } } } } })
+      .catch((error: unknown) => error)
+    expect(isPeerjectError(error, 'ERR_TOO_LARGE')).toBe(true)
+  })
+
+  it('after leave: list() rejects (never throws), broadcast, expose and publish are ERR_CLOSED', async () => {
+    const a = await join('left', 'node-datachannel')
+    const b = await join('left', 'node-datachannel')
+    await waitForPeers(a, [b.self])
+    const toB = a.peers.get(b.self)!
+    a.leave()
+    const listed = toB.list() // a promise even now
+    await expect(listed).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+    await expect(a.broadcast({ late: true })).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+    expect(() => a.expose('api', {})).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }))
+    await expect(a.code.publish('export const x = 1')).rejects.toMatchObject({
+      code: 'ERR_CLOSED',
+    })
+  })
+
+  it('the default Node code store belongs to its room: another room in the process does not list it', async () => {
+    const a = await join('store-a', 'node-datachannel')
+    const b = await join('store-b', 'node-datachannel')
+    const id = await a.code.publish('export const secret = 42')
+    expect((await a.code.list()).map((m) => m.id)).toContain(id)
+    expect((await b.code.list()).map((m) => m.id)).not.toContain(id)
+  })
+})

@@ -453,6 +453,26 @@ describe('references: errors', () => {
   }
   type Thrower = typeof thrower
 
+  it('an argument of a class the callee did not register: the caller is told, no call hangs', async () => {
+    class Gadget {
+      size = 1
+    }
+    const classes = new ClassRegistry()
+    classes.register(Gadget, { name: 'test.Gadget' })
+    const [caller, callee] = (await group(2, (i) => (i === 0 ? { classes } : {}))) as [Room, Room]
+    callee.expose('api', { take: () => 1, other: () => 2 })
+    const api = link(caller, callee).resolve<{ take(g: Gadget): number; other(): number }>('api')
+    const calleeError = new Promise<PeerjectError>((resolve) => callee.once('error', resolve))
+    const taking = failure(api.take(new Gadget()))
+    const other = failure(api.other())
+    expect(code(await calleeError)).toBe('ERR_BAD_MESSAGE')
+    for (const error of [await taking, await other]) {
+      expect(code(error)).toBe('ERR_PEER_LEFT')
+      // The callee's reason, sent in the ERROR frame that closed the connection.
+      expect(String((error as Error).message)).toContain('test.Gadget')
+    }
+  })
+
   it('remote throws keep class, message, cause chain and own properties; stacks only when asked', async () => {
     const [x, quiet, loud] = (await group(3, (i) => ({
       classes: registry(),
@@ -532,14 +552,22 @@ describe('references: lifetime and quotas', () => {
 })
 
 describe('references: a hostile peer over real WebRTC', () => {
-  /** Raw access to `from`'s rpc channel to `to`: send hand-built messages, read the replies. */
+  /**
+   * Raw access to `from`'s rpc channel to `to`: send hand-built messages, read the replies. The
+   * replies reach only this channel, not `from`'s own rpc session, which never sent those
+   * requests (and would rightly close the connection over replies to them): `from` plays a
+   * hostile peer with no rpc session of its own.
+   */
   function rawChannel(from: Room, to: Room) {
     const peer = link(from, to)
     const codec = new Codec()
     const replies = new Map<number, unknown[]>()
     const waiting = new Map<number, (reply: unknown[]) => void>()
-    peer.wire.on('message', (channel, bytes) => {
-      if (channel !== RPC) return
+    const wire = peer.wire as unknown as { emit(event: string, ...args: unknown[]): boolean }
+    const emit = wire.emit.bind(wire)
+    wire.emit = (event, ...args) => {
+      if (event !== 'message' || args[0] !== RPC) return emit(event, ...args)
+      const bytes = args[1] as Uint8Array
       const decoded = codec.decode(bytes, { export: () => null, import: (_kind, data) => data })
       // One rpc message, or a batch of them (docs/rpc.md, "Batching").
       const messages = (Array.isArray((decoded as unknown[])[0]) ? decoded : [decoded]) as Array<
@@ -550,7 +578,8 @@ describe('references: a hostile peer over real WebRTC', () => {
         replies.set(id, reply)
         waiting.get(id)?.(reply)
       }
-    })
+      return true
+    }
     return {
       send: (message: readonly unknown[], hooks?: Parameters<Codec['encode']>[1]) =>
         peer.wire.sendMessage(RPC, codec.encode(message, hooks)),
@@ -596,14 +625,26 @@ describe('references: a hostile peer over real WebRTC', () => {
     expect(victimStats()).toMatchObject({ exports: 0, imports: 0, inFlight: 0, closed: false })
     expect(errors).toEqual([])
 
-    // A repeated id is a violation: reported once, and this session alone closes.
+    // A repeated id is a violation: reported once; the session and that peer's connection close.
+    const toHostile = link(victim, hostile)
     const reported = new Promise<PeerjectError>((resolve) => victim.once('error', resolve))
+    const hostileLeft = new Promise<unknown>((resolve) =>
+      hostile.once('leave', (_peer, reason) => resolve(reason)),
+    )
     await raw.send(['get', 9, 3, ['echo']])
     expect(code(await reported)).toBe('ERR_BAD_MESSAGE')
-    expect(victimStats()).toMatchObject({ exports: 0, imports: 0, inFlight: 0, closed: true })
+    expect(toHostile.stats().rpc).toMatchObject({
+      exports: 0,
+      imports: 0,
+      inFlight: 0,
+      closed: true,
+    })
+    // The peer is told why (the ERROR frame), instead of waiting for answers forever.
+    expect((await hostileLeft) as PeerjectError).toMatchObject({ code: 'ERR_BAD_MESSAGE' })
+    expect(toHostile.state).toBe('closed')
   })
 
-  it('forged releases, forged references, malformed and undecodable messages close that session only', async () => {
+  it('forged releases, forged references, malformed and undecodable messages close that connection only', async () => {
     const [victim, friend] = (await group(2)) as [Room, Room]
     victim.expose('api', { echo: (value: unknown) => value })
     const friendly = link(friend, victim).resolve<{ echo(value: unknown): unknown }>('api')
@@ -629,21 +670,23 @@ describe('references: a hostile peer over real WebRTC', () => {
     ]
     for (const [name, attack] of cases) {
       const [hostile] = (await group(1, () => ({}), [victim, friend])) as [Room]
+      const toHostile = link(victim, hostile)
       const reported = new Promise<PeerjectError>((resolve) => victim.once('error', resolve))
+      const left = waitForLeave(victim, hostile.self)
       await attack(rawChannel(hostile, victim))
       expect(code(await reported), name).toBe('ERR_BAD_MESSAGE')
-      expect(link(victim, hostile).stats().rpc, name).toMatchObject({
+      expect(toHostile.stats().rpc, name).toMatchObject({
         exports: 0,
         imports: 0,
         inFlight: 0,
         pendingCalls: 0,
         closed: true,
       })
-      // The wire and every other peer's session stay up.
-      expect(await friendly.echo(name)).toBe(name)
-      const left = waitForLeave(victim, hostile.self)
-      hostile.leave()
+      // That peer's connection closes; every other peer's session stays up.
       await left
+      expect(toHostile.state, name).toBe('closed')
+      expect(await friendly.echo(name)).toBe(name)
+      hostile.leave()
     }
   })
 })

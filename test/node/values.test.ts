@@ -99,6 +99,43 @@ describe('large values', () => {
     expect(sha256((value as { big: Uint8Array }).big)).toBe(expected)
   })
 
+  it('snapshots in recycled memory: back-to-back and concurrent large sends each arrive as they were sent', async () => {
+    const received: string[] = []
+    let expectedCount = 0
+    let allArrived!: () => void
+    const off = pair.b.on('message', (value) => {
+      received.push(sha256((value as { big: Uint8Array }).big))
+      if (received.length === expectedCount) allArrived()
+    })
+    const arrivals = (count: number) => {
+      expectedCount = count
+      return new Promise<void>((resolve) => (allArrived = resolve))
+    }
+    const source = pattern(4 * MiB, 11)
+    const sent: string[] = []
+    // Back to back: each send's snapshot reuses the memory of the one before.
+    let arrived = arrivals(3)
+    for (let i = 0; i < 3; i++) {
+      source[i] = 0xff - i // a new value each time, in the same buffer
+      sent.push(sha256(source))
+      const sending = pair.toB.send({ big: source })
+      source.fill(i) // must not reach the message being sent
+      source.set(pattern(4 * MiB, 11).subarray(0, 4 * MiB))
+      await sending
+    }
+    await arrived
+    // Concurrent: two sends in flight at once never share memory.
+    arrived = arrivals(5)
+    const x = pattern(4 * MiB, 12)
+    const y = pattern(4 * MiB, 13)
+    sent.push(sha256(x), sha256(y))
+    await Promise.all([pair.toB.send({ big: x }), pair.toB.send({ big: y })])
+    await arrived
+    off()
+    expect(received.slice(0, 3)).toEqual(sent.slice(0, 3))
+    expect(new Set(received.slice(3))).toEqual(new Set(sent.slice(3)))
+  })
+
   it('transfer: listed buffers are detached at send and their bytes arrive intact; bad lists detach nothing', async () => {
     const big = pattern(8 * MiB + 5, 7)
     const small = pattern(100, 8)

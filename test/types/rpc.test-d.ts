@@ -91,6 +91,7 @@ describe('Remote<T>', () => {
     // @ts-expect-error plain properties are not assignable; use `await set(api.version, …)`
     api.version = 'x'
     void set(api.version, 'x')
+    void set(api.onChange, (value: number) => value) // the awaitable form of the same assignment
   })
 
   test('new on a class gives a stub of the instance', () => {

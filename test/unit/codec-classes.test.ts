@@ -119,7 +119,7 @@ describe('registered classes on the wire', () => {
     expectCode(
       () => new Codec().decode(bytes),
       'ERR_BAD_MESSAGE',
-      /class "Widget".*classes\.register\(Widget\)/,
+      /class "Widget".*room\.registerClass\(Widget\)/,
     )
   })
 
@@ -130,7 +130,7 @@ describe('registered classes on the wire', () => {
     expectCode(
       () => new Codec().encode({ list: [0, new Loose()] }),
       'ERR_UNSERIALIZABLE',
-      /^value\.list\[1\] is an instance of Loose, which is not a registered class; call classes\.register\(Loose\)/,
+      /^value\.list\[1\] is an instance of Loose, which is not a registered class; register it on both peers with room\.registerClass\(Loose\)/,
     )
   })
 
