@@ -45,7 +45,9 @@ export function applyOperation(
     throw new TypeError(`cannot ${op} the reference itself; name a property`)
   }
   const parentPath = path.slice(0, -1)
-  const walked = walk(root, parentPath)
+  // A parent that is itself a stub gets the operation too (an awaitable set or delete, a call
+  // of any member name), not a local read or write of the proxy.
+  const walked = walk(root, parentPath, true)
   if (walked.stub !== undefined) {
     return forward(walked.stub, [...walked.rest, last], operation, options)
   }
@@ -65,15 +67,19 @@ type Walked =
   | { readonly stub: undefined; readonly value: unknown }
   | { readonly stub: StubController; readonly rest: Path }
 
-/** Reads along `path`, stopping at a stub that still has path left below it. */
-function walk(root: unknown, path: Path): Walked {
+/**
+ * Reads along `path`, stopping at a stub that still has path left below it, or (with `toStub`)
+ * at a stub the path ends on.
+ */
+function walk(root: unknown, path: Path, toStub = false): Walked {
   let value = root
   for (let i = 0; i < path.length; i++) {
     const stub = controllerOf(value)
     if (stub !== undefined) return { stub, rest: path.slice(i) }
     value = readProperty(value, path[i] as PathKey)
   }
-  return { stub: undefined, value }
+  const stub = toStub ? controllerOf(value) : undefined
+  return stub === undefined ? { stub: undefined, value } : { stub, rest: [] }
 }
 
 /** Re-issues `operation` on `stub`, with `rest` appended to the stub's own path. */

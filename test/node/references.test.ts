@@ -291,6 +291,9 @@ describe('references between Node peers over real WebRTC', () => {
     expect(await seen.promise).toBe(8)
     // C's stub goes back to B (as B's stub of A's object), and on to A as the original.
     expect(await middle.check(routed)).toBe(true)
+    // An awaitable write on the routed stub resolves with A's answer, through B: A has applied it.
+    await set(routed.value, 20)
+    expect(counter.value).toBe(20)
     a.unexpose('counter')
     a.unexpose('check')
   })

@@ -1,10 +1,13 @@
 /** Promise pipelining and three-party routing through a middle peer. */
 import { describe, expect, test } from 'vitest'
+import { markByReference } from '../../src/codec/index.js'
 import { PeerjectError } from '../../src/errors.js'
 import {
   createMemoryPair,
   ExportRegistry,
+  remove,
   RpcTarget,
+  set,
   type Remote,
   type RpcSession,
 } from '../../src/rpc/index.js'
@@ -124,6 +127,40 @@ describe('three parties', () => {
     await hub.watch((n) => void seen.push(n))
     expect(seen).toEqual([5])
     close()
+  })
+
+  test('set, delete and calls of any member name on a stub at the end of the path reach its owner', async () => {
+    const { a, b, bToA, cToB, close } = threeParties()
+    const obj = { x: 1, call: () => 'called', toString: () => 'mine' }
+    a.expose('obj', obj)
+    a.expose('ro', Object.freeze({ y: 1 }))
+    b.expose('hub', { obj: bToA.resolve('obj'), ro: bToA.resolve('ro') })
+    type Target = { x: number; call(): string; toString(): string }
+    const hub = cToB.resolve<{ obj: Target; ro: { y: number } }>('hub')
+    // A's own answers, not B's fire-and-forget writes on its proxy.
+    const frozen = await failure(set(hub.ro.y, 2))
+    expect(frozen).toBeInstanceOf(TypeError)
+    expect(frozen.message).toContain('read-only')
+    expect(await remove(hub.ro.y)).toBe(false)
+    await set(hub.obj.x, 5)
+    expect(obj.x).toBe(5)
+    expect(await remove(hub.obj.x)).toBe(true)
+    expect('x' in obj).toBe(false)
+    expect(await hub.obj.call()).toBe('called')
+    expect(await hub.obj.toString()).toBe('mine')
+    close()
+  })
+
+  test('operations through a settled result that is a stub are awaitable too', async () => {
+    const pair = createMemoryPair()
+    const inner = Object.freeze(markByReference({ y: 1 }))
+    pair.exportsB.expose('api', { get: () => inner })
+    const api = pair.a.resolve<{ get(): { y: number } }>('api')
+    const result = api.get()
+    await result
+    expect(await failure(set(result.y, 2))).toBeInstanceOf(TypeError)
+    expect(await remove(result.y)).toBe(false)
+    pair.close()
   })
 
   test('B leaving fails C’s routed calls with ERR_PEER_LEFT', async () => {
