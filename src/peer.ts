@@ -97,9 +97,10 @@ export class Peer {
   }
 
   /**
-   * A typed stub of the object this peer exposes as `name`. No message is sent until it is used:
-   * `await counter.add(2)`, `await counter.value`, `counter.onChange = (v) => …`. A name that is
-   * not exposed rejects ERR_NOT_FOUND on first use. See docs/rpc.md.
+   * A typed stub of the object this peer exposes as `name`, returned at once. Its `resolve`
+   * message goes out now, and uses need not wait for its answer (pipelining): `await
+   * counter.add(2)`, `await counter.value`, `counter.onChange = (v) => …`. A name that is not
+   * exposed rejects ERR_NOT_FOUND on first use. See docs/rpc.md.
    */
   resolve<T>(name: string): Remote<T> {
     return this.#requireRpc().resolve<T>(name)

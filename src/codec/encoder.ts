@@ -39,11 +39,20 @@ export interface ExternalHooks {
   /**
    * Sender side: called once per distinct function, by-reference object or ReadableStream (a
    * second occurrence of the same one is sent as a reference to the first). Returns plain
-   * encodable data describing it; that data may not itself contain functions or references.
+   * encodable data describing it; that data may not itself contain functions or references. Or
+   * returns an {@link Inline}: its value is encoded in place of `value`, as if it had been there.
    */
   export(kind: ExternalKind, value: object, path: string): unknown
   /** Receiver side: turns what `export` returned back into a live value (a stub, a stream). */
   import(kind: ExternalKind, data: unknown): unknown
+}
+
+/**
+ * What an export hook returns to have a value encoded in place of the one it was given (the rpc
+ * layer: a settled result passed as an argument crosses as its value).
+ */
+export class Inline {
+  constructor(readonly value: unknown) {}
 }
 
 /** Settings of one encode call. */
@@ -283,6 +292,7 @@ export class Encoder {
     if (hooks === undefined) throw this.refuse(value, depth)
     this.tagged = true
     const data = hooks.export(kind, value, this.path(depth))
+    if (data instanceof Inline) return this.value(data.value, depth)
     const child = depth + 1
     this.segments[child] = new EntrySegment('exported', 0)
     // What the hook returned is data: it may not smuggle further references in.

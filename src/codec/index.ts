@@ -18,5 +18,5 @@ export {
   type Classification,
   type Crossing,
 } from './classify.js'
-export type { ExternalHooks } from './encoder.js'
+export { Inline, type ExternalHooks } from './encoder.js'
 export type { ExternalKind } from './tags.js'

@@ -163,6 +163,10 @@ export class Exporter {
       case 'list': {
         const [, id] = message
         this.#admit(id)
+        if (this.#inFlight >= this.#io.limits.maxCallsInFlight) {
+          this.#deliver(id, false, inFlightQuota(this.#io.peer, this.#io.limits.maxCallsInFlight))
+          return
+        }
         this.#inFlight++
         const names = this.#io.registry.names()
         const verdicts = names.map((name) =>

@@ -37,6 +37,12 @@ function controllerFor(stub: unknown, what: string) {
  */
 export function withOptions<T extends object>(stub: T, options: CallOptions): T {
   const controller = controllerFor(stub, 'withOptions(stub, options)')
+  const { timeoutMs } = options
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0)) {
+    throw new RangeError(
+      `withOptions: timeoutMs must be a positive number of milliseconds (Infinity: none), got ${String(timeoutMs)}`,
+    )
+  }
   const merged: CallOptions = { ...controller.options, ...options }
   return createProxy(new StubController(controller.handle, controller.path, merged)) as T
 }

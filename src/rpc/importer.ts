@@ -14,6 +14,7 @@ import type { RpcLimits } from './limits.js'
 import type { Path } from './protocol.js'
 import {
   Handle,
+  MAX_TIMER_MS,
   labelText,
   releasedError,
   type CallOptions,
@@ -321,7 +322,8 @@ export class Importer implements StubHost {
       signal.addEventListener('abort', waiter.onAbort, { once: true })
     }
     const timeoutMs = options.timeoutMs
-    if (timeoutMs !== undefined) {
+    // Beyond what a timer can hold (about 24.8 days), or Infinity: no timeout at all.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       const remaining = deadline === undefined ? timeoutMs : deadline - Date.now()
       if (remaining <= 0) this.#expire(id, label, timeoutMs)
       else waiter.timer = setTimeout(() => this.#expire(id, label, timeoutMs), remaining)

@@ -17,7 +17,7 @@
  * Over 400 lines on purpose: the outgoing queue (post, flush, batches, send failures) shares the
  * session's closed state, hooks and error paths; split, each half would reach into the other.
  */
-import type { Codec, ExternalHooks } from '../codec/index.js'
+import { Inline, type Codec, type ExternalHooks } from '../codec/index.js'
 import { PeerjectError } from '../errors.js'
 import { defaultAuthorizer, type Authorizer } from './authorizer.js'
 import type { ExportRegistry } from './export-registry.js'
@@ -426,11 +426,9 @@ export class RpcSession {
       if (handle.dead !== undefined) throw handle.dead
       if (handle.host === this.#importer && handle.id !== undefined) return ['o', handle.id]
       if (handle.thenable) {
+        // A result that arrived crosses as what it resolved to (its value, or its reference).
         const settled = handle.settled
-        const inner = settled?.ok === true ? settled.value : undefined
-        if ((typeof inner === 'object' || typeof inner === 'function') && inner !== null) {
-          return this.#exportHook(kind, inner, path)
-        }
+        if (settled?.ok === true) return new Inline(settled.value)
         throw new PeerjectError(
           'ERR_UNSERIALIZABLE',
           `${path} is the pending result ${handle.label}; await it and pass the value`,
@@ -473,7 +471,15 @@ export class RpcSession {
   }
 
   #report(error: PeerjectError): void {
-    this.#options.onError?.(error)
+    try {
+      this.#options.onError?.(error)
+    } catch (thrown) {
+      // A throwing handler must not break the failure rules (dispatch never throws; a violation
+      // still closes the session): report it as an uncaught error instead.
+      queueMicrotask(() => {
+        throw thrown
+      })
+    }
   }
 
   #violation(error: PeerjectError): void {

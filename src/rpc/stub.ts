@@ -189,7 +189,13 @@ export class Handle {
 
   /** Reads `path` (the root of a thenable handle reads its value). */
   read(path: Path, options: CallOptions | undefined): Promise<unknown> {
-    if (path.length === 0 && this.thenable) return this.value()
+    if (path.length === 0 && this.thenable) {
+      // A view with options of its own (`withOptions(result, …)`) bounds its own wait.
+      const value = this.value()
+      return options === undefined || options === this.options
+        ? value
+        : bounded(value, options, this.label)
+    }
     return this.#remoteOrLocal('get', { op: 'get', path }, undefined, options) as Promise<unknown>
   }
 
@@ -435,4 +441,52 @@ export function releasedError(label: string): PeerjectError {
     'ERR_CLOSED',
     `the stub ${label} was released; resolve the object again to get a new stub`,
   )
+}
+
+/** The longest delay `setTimeout` takes (2³¹ − 1 ms); longer ones (and Infinity) mean none. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * `promise`, unless `options` end the wait first: ERR_TIMEOUT `timeoutMs` after now, ERR_ABORTED
+ * when `signal` aborts. Nothing is cancelled on the peer (as for calls: docs/rpc.md).
+ */
+function bounded(promise: Promise<unknown>, options: CallOptions, label: string): Promise<unknown> {
+  const { timeoutMs, signal } = options
+  if ((timeoutMs === undefined || timeoutMs > MAX_TIMER_MS) && signal === undefined) return promise
+  return new Promise((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const finish = (settle: () => void): void => {
+      if (timer !== undefined) clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      settle()
+    }
+    const onAbort = (): void =>
+      finish(() =>
+        reject(new PeerjectError('ERR_ABORTED', `${label} was aborted`, { cause: signal?.reason })),
+      )
+    if (signal?.aborted === true) {
+      promise.catch(() => undefined) // nobody waits for it any more
+      onAbort()
+      return
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+      timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new PeerjectError(
+                'ERR_TIMEOUT',
+                `${label} did not settle within ${timeoutMs} ms; raise timeoutMs in withOptions(stub, { timeoutMs })`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      )
+    }
+    promise.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) => finish(() => reject(error)),
+    )
+  })
 }

@@ -229,7 +229,51 @@ describe('timeout and abort', () => {
   })
 })
 
+describe('options on results, and bad options', () => {
+  test('withOptions on a result bounds awaiting it: ERR_TIMEOUT, or ERR_ABORTED on its signal', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    const timedOut = await failure(withOptions(remote.hang(), { timeoutMs: 30 }))
+    expect(timedOut).toMatchObject({ code: 'ERR_TIMEOUT' })
+    const controller = new AbortController()
+    const waiting = failure(withOptions(remote.hang(), { signal: controller.signal }))
+    controller.abort()
+    expect(await waiting).toMatchObject({ code: 'ERR_ABORTED' })
+    expect(await withOptions(remote.echo(6), { timeoutMs: 1000 })).toBe(6)
+    pair.close()
+  })
+
+  test('timeoutMs beyond what a timer holds, or Infinity, is no timeout; a bad one is a RangeError', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    for (const timeoutMs of [Number.POSITIVE_INFINITY, 3e9]) {
+      expect(await withOptions(remote, { timeoutMs }).echo(7)).toBe(7)
+    }
+    for (const timeoutMs of [0, -1, Number.NaN]) {
+      expect(() => withOptions(remote, { timeoutMs })).toThrow(RangeError)
+    }
+    pair.close()
+  })
+})
+
 describe('quotas', () => {
+  test('list() counts toward maxCallsInFlight like any operation', async () => {
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    const pair = createMemoryPair({
+      b: { limits: { maxCallsInFlight: 2 }, authorize: () => gate.then(() => true) },
+    })
+    pair.exportsB.expose('api', api())
+    const lists = [pair.a.list(), pair.a.list(), pair.a.list()]
+    expect(await failure(lists[2]!)).toMatchObject({ code: 'ERR_QUOTA' })
+    open()
+    expect(await Promise.all(lists.slice(0, 2))).toEqual([['api'], ['api']])
+    expect(pair.b.stats().inFlight).toBe(0)
+    pair.close()
+  })
+
   test('calls in flight beyond the limit reject ERR_QUOTA; later calls work', async () => {
     const pair = createMemoryPair({ b: { limits: { maxCallsInFlight: 2 } } })
     let open!: () => void

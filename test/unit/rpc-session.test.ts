@@ -302,3 +302,36 @@ describe('callbacks and references', () => {
     ])
   })
 })
+
+describe('results passed back as arguments', () => {
+  test('a pending result arrives as the original; a settled one as what it resolved to', async () => {
+    const pair = createMemoryPair()
+    const original = { a: 1 }
+    const got: unknown[] = []
+    pair.exportsB.expose('api', {
+      conf: () => original,
+      num: () => 5,
+      take: (value: unknown) => {
+        got.push(value)
+        return typeof value
+      },
+    })
+    const api = pair.a.resolve<{
+      conf(): { a: number }
+      num(): number
+      take(value: unknown): string
+    }>('api')
+    expect(await api.take(api.conf())).toBe('object') // pending: B's own result, by identity
+    expect(got[0]).toBe(original)
+    const settled = api.conf()
+    await settled
+    expect(await api.take(settled)).toBe('object') // settled: the value A received, a copy
+    expect(got[1]).toEqual({ a: 1 })
+    expect(isStub(got[1])).toBe(false)
+    const number = api.num()
+    await number
+    expect(await api.take(number)).toBe('number')
+    expect(got[2]).toBe(5)
+    pair.close()
+  })
+})
