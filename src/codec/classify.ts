@@ -3,8 +3,8 @@
  * as a stream, or not at all. The encoder, the rpc layer and the stream feature all ask
  * {@link classify}; nothing else inspects values to make that choice.
  *
- * Contract for proxies: the rpc layer's stubs are functions (`typeof` is 'function') that answer
- * the {@link BY_REFERENCE} symbol locally. `classify` never calls a value, never enumerates it and
+ * Contract for proxies: the rpc layer's stubs answer the {@link BY_REFERENCE} symbol locally; the
+ * callable ones are functions (`typeof` is 'function') and cross as functions. `classify` never calls a value, never enumerates it and
  * reads only `typeof`, that one symbol and `Symbol.asyncIterator` of non-function objects (plain
  * property reads) and prototypes (identity checks), so classifying a stub can never start a
  * remote call.
@@ -23,8 +23,9 @@ export const BY_REFERENCE: unique symbol = Symbol.for('peerject.reference')
  * - 'primitive': null, undefined, boolean, number, bigint, string;
  * - 'object', 'array', 'map', 'set', 'date', 'regexp', 'error', 'binary' (typed array, DataView,
  *   ArrayBuffer), 'instance' (of a registered class): by value;
- * - 'function', 'reference' (marked by-reference), 'stream' (ReadableStream, or an async iterable
- *   that is not a plain object): through the external hooks (the rpc layer or the stream feature);
+ * - 'function' (anything callable, marked or not), 'reference' (an object marked by-reference),
+ *   'stream' (ReadableStream, or an async iterable that is not a plain object): through the
+ *   external hooks (the rpc layer or the stream feature);
  * - 'refused': cannot cross (symbol, WeakMap, Promise, unregistered class instance, …).
  */
 export type Classification =
@@ -70,9 +71,9 @@ export function isMarkedByReference(value: unknown): boolean {
  */
 export function classify(value: unknown, classes?: ClassRegistry): Classification {
   const type = typeof value
-  if (type === 'function') {
-    return (value as { [BY_REFERENCE]?: unknown })[BY_REFERENCE] === true ? 'reference' : 'function'
-  }
+  // Anything callable crosses as a function (marked or not, a function-shaped stub included), so
+  // the receiver's stub of it is callable too.
+  if (type === 'function') return 'function'
   if (type !== 'object') return type === 'symbol' ? 'refused' : 'primitive'
   if (value === null) return 'primitive'
   return classifyObject(value as object, Object.getPrototypeOf(value), classes)

@@ -80,6 +80,8 @@ interface Waiter {
 export class Importer implements StubHost {
   readonly #io: ImporterIO
   readonly #records = new Map<number, ImportRecord>()
+  /** Records of references the peer sent (negative ids): what `maxImports` bounds. */
+  #received = 0
   readonly #waiters = new Map<number, Waiter>()
   readonly #finalizer: FinalizerLike
   /**
@@ -132,7 +134,8 @@ export class Importer implements StubHost {
       if (live !== undefined) return live.root()
       return this.#attach(record, shape, `reference ${id} from peer ${this.#io.peer}`).root()
     }
-    if (this.#records.size >= this.#io.limits.maxImports) {
+    // Only what the peer sent counts: this side's own results and names are not its doing.
+    if (this.#received >= this.#io.limits.maxImports) {
       throw new PeerjectError(
         'ERR_QUOTA',
         `peer ${this.#io.peer} sent more than ${this.#io.limits.maxImports} references; raise limits.maxImports or release stubs`,
@@ -146,6 +149,7 @@ export class Importer implements StubHost {
       registered: false,
     }
     this.#records.set(id, created)
+    this.#received++
     return this.#attach(created, shape, `reference ${id} from peer ${this.#io.peer}`).root()
   }
 
@@ -250,6 +254,7 @@ export class Importer implements StubHost {
       if (record.registered) this.#finalizer.unregister(record)
     }
     this.#records.clear()
+    this.#received = 0
   }
 
   /**
@@ -409,6 +414,7 @@ export class Importer implements StubHost {
   #drop(record: ImportRecord, send: boolean): void {
     if (this.#records.get(record.id) !== record) return
     this.#records.delete(record.id)
+    if (record.id < 0) this.#received--
     if (record.registered) this.#finalizer.unregister(record)
     if (send && this.#closed === undefined) this.#io.post(['release', record.id, record.count])
   }

@@ -274,10 +274,13 @@ describe('references between Node peers over real WebRTC', () => {
     const aCheck = link(b, a).resolve<{ isMine(value: unknown): boolean }>('check')
     b.expose('middle', {
       counter: () => aCounter,
+      // Awaits A's `isMine` (a path is thenable): B gets a stub of that function, and so will C.
+      checker: () => aCheck.isMine,
       check: (value: unknown) => aCheck.isMine(value),
     })
     const middle = link(c, b).resolve<{
       counter(): Remote<Counter>
+      checker(): (value: unknown) => boolean
       check(value: unknown): boolean
     }>('middle')
     const routed = await middle.counter()
@@ -294,6 +297,9 @@ describe('references between Node peers over real WebRTC', () => {
     // An awaitable write on the routed stub resolves with A's answer, through B: A has applied it.
     await set(routed.value, 20)
     expect(counter.value).toBe(20)
+    const isMine = await middle.checker()
+    expect(typeof isMine).toBe('function') // callable, two hops from its owner
+    expect(await isMine({})).toBe(false)
     a.unexpose('counter')
     a.unexpose('check')
   })

@@ -274,6 +274,22 @@ describe('quotas', () => {
     pair.close()
   })
 
+  test('maxImports counts references the peer sent, not this side’s own pending results', async () => {
+    const errors: PeerjectError[] = []
+    const pair = createMemoryPair({
+      a: { limits: { maxImports: 2 }, onError: (error) => errors.push(error) },
+    })
+    pair.exportsB.expose('api', api())
+    const remote = pair.a.resolve<Api>('api')
+    const held = [1, 2, 3, 4].map((n) => remote.echo(n)) // results not awaited yet: 4 records
+    await pair.settle()
+    const fn = await remote.fn() // one reference from the peer: within the limit
+    expect(await fn()).toBe('ok')
+    expect(await Promise.all(held)).toEqual([1, 2, 3, 4])
+    expect(errors).toEqual([])
+    expect(pair.a.closed).toBeUndefined()
+  })
+
   test('calls in flight beyond the limit reject ERR_QUOTA; later calls work', async () => {
     const pair = createMemoryPair({ b: { limits: { maxCallsInFlight: 2 } } })
     let open!: () => void

@@ -163,6 +163,25 @@ describe('three parties', () => {
     pair.close()
   })
 
+  test('functions stay callable: marked by reference, and a stub of one handed on to C', async () => {
+    const { a, b, bToA, cToB, close } = threeParties()
+    a.expose('api', { double: (n: number) => 2 * n })
+    const doubleAtB = bToA.resolve<{ double(n: number): number }>('api').double
+    const marked = markByReference((n: number) => n + 1)
+    b.expose('hub', { double: () => doubleAtB, increment: () => marked })
+    const hub = cToB.resolve<{
+      double(): (n: number) => number
+      increment(): (n: number) => number
+    }>('hub')
+    const routed = await hub.double()
+    expect(typeof routed).toBe('function')
+    expect(await routed(21)).toBe(42)
+    const increment = await hub.increment()
+    expect(typeof increment).toBe('function')
+    expect(await increment(1)).toBe(2)
+    close()
+  })
+
   test('B leaving fails C’s routed calls with ERR_PEER_LEFT', async () => {
     const a = new ExportRegistry()
     const b = new ExportRegistry()
