@@ -349,6 +349,7 @@ export class Room extends Emitter<RoomEvents> {
       onError: (error) => this.emit('error', error),
       // Like an undecodable value: the connection closes, and the ERROR frame tells the peer why.
       onViolation: (error) => peer.wire.close(error),
+      maxMessageBytes: () => peer.wire.peerMaxMessageBytes,
       ...(this.#init.authorize === undefined ? {} : { authorize: this.#init.authorize }),
       ...(this.#init.rpcLimits === undefined ? {} : { limits: this.#init.rpcLimits }),
     })

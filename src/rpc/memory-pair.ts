@@ -35,6 +35,8 @@ export interface MemorySideOptions {
   readonly onError?: (error: PeerjectError) => void
   readonly finalizer?: FinalizerFactory
   readonly codec?: CodecOptions
+  /** The largest message this side may send (the other side's wire limit, in a room). */
+  readonly maxMessageBytes?: number
 }
 
 /** Options of {@link createMemoryPair}. */
@@ -114,6 +116,9 @@ export function createMemoryPair(options: MemoryPairOptions = {}): MemoryPair {
       ...(opts?.limits === undefined ? {} : { limits: opts.limits }),
       ...(opts?.onError === undefined ? {} : { onError: opts.onError }),
       ...(opts?.finalizer === undefined ? {} : { finalizer: opts.finalizer }),
+      ...(opts?.maxMessageBytes === undefined
+        ? {}
+        : { maxMessageBytes: () => opts.maxMessageBytes }),
     })
   const a = make('a', idA, idB, options.a)
   const b = make('b', idB, idA, options.b)

@@ -18,7 +18,7 @@
  * session's closed state, hooks and error paths; split, each half would reach into the other.
  */
 import { Inline, type Codec, type ExternalHooks } from '../codec/index.js'
-import { PeerjectError } from '../errors.js'
+import { PeerjectError, formatBytes } from '../errors.js'
 import { defaultAuthorizer, type Authorizer } from './authorizer.js'
 import type { ExportRegistry } from './export-registry.js'
 import { Exporter } from './exporter.js'
@@ -59,6 +59,11 @@ export interface RpcSessionOptions {
   readonly streams?: StreamHooks
   /** Failures nobody awaits: fire-and-forget assignments, protocol violations. */
   readonly onError?: (error: PeerjectError) => void
+  /**
+   * The largest message the peer accepts, when known: a message over it fails its operation at
+   * once (ERR_TOO_LARGE), before anything issued after it can refer to what it would have created.
+   */
+  readonly maxMessageBytes?: () => number | undefined
   /** The peer broke the protocol and this session closed (after `onError`): tell the peer. */
   readonly onViolation?: (error: PeerjectError) => void
   /** Makes the registry that releases collected stubs (tests inject one). */
@@ -274,6 +279,17 @@ export class RpcSession {
       }
       const exported = this.#exported
       this.#exported = outer
+      const limit = this.#options.maxMessageBytes?.()
+      if (limit !== undefined && bytes.byteLength > limit) {
+        const error = new PeerjectError(
+          'ERR_TOO_LARGE',
+          `an rpc message of ${formatBytes(bytes.byteLength)} exceeds peer ${this.peer}'s maxMessageBytes (${formatBytes(limit)}); pass a byte stream, or have the peer raise limits.maxMessageBytes`,
+        )
+        for (const id of exported ?? []) this.#exporter.unexport(id)
+        if (onFailure !== undefined) onFailure(error)
+        else this.#report(error)
+        return
+      }
       this.#outbox.push({ message: undefined, bytes, size: 0, exported, onFailure })
     }
     if (message[0] !== 'release') {
@@ -429,6 +445,13 @@ export class RpcSession {
         // A result that arrived crosses as what it resolved to (its value, or its reference).
         const settled = handle.settled
         if (settled?.ok === true) return new Inline(settled.value)
+        if (settled !== undefined) {
+          throw new PeerjectError(
+            'ERR_UNSERIALIZABLE',
+            `${path} is the result ${handle.label}, which failed: ${settled.value instanceof Error ? settled.value.message : String(settled.value)}`,
+            { cause: settled.value },
+          )
+        }
         throw new PeerjectError(
           'ERR_UNSERIALIZABLE',
           `${path} is the pending result ${handle.label}; await it and pass the value`,

@@ -100,6 +100,11 @@ export class WireSession extends Emitter<WireEvents> {
     return this.#chunkBytes
   }
 
+  /** The largest message the peer accepts (its HELLO), or undefined before the HELLOs. */
+  get peerMaxMessageBytes(): number | undefined {
+    return this.#peer?.maxMessageBytes
+  }
+
   /** True once the session has closed. */
   get closed(): boolean {
     return this.#closed

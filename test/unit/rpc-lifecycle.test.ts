@@ -290,6 +290,28 @@ describe('quotas', () => {
     expect(pair.a.closed).toBeUndefined()
   })
 
+  test('a call over the peer’s maxMessageBytes fails at once; what depends on it fails here, not there', async () => {
+    const errors: PeerjectError[] = []
+    const pair = createMemoryPair({
+      a: { maxMessageBytes: 10_000 },
+      b: { onError: (error) => errors.push(error) },
+    })
+    pair.exportsB.expose('api', { big: (x: string[]) => x.length, use: (x: unknown) => typeof x })
+    const remote = pair.a.resolve<{ big(x: string[]): number; use(x: unknown): string }>('api')
+    await pair.settle() // the resolve went out
+    const before = pair.log.length
+    const big = remote.big(new Array<string>(5000).fill('xxxx'))
+    const use = failure(remote.use(big)) // pipelined on a result that will never exist
+    release(big)
+    expect(await failure(big)).toMatchObject({ code: 'ERR_TOO_LARGE' })
+    expect(await use).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    await pair.settle()
+    expect(pair.log.slice(before)).toEqual([]) // neither the call, its release nor `use` went out
+    expect(await remote.use(1)).toBe('number')
+    expect(errors).toEqual([])
+    expect(pair.b.closed).toBeUndefined()
+  })
+
   test('calls in flight beyond the limit reject ERR_QUOTA; later calls work', async () => {
     const pair = createMemoryPair({ b: { limits: { maxCallsInFlight: 2 } } })
     let open!: () => void
