@@ -32,6 +32,9 @@ import {
 } from './export-entry.js'
 import { ForceReference } from './stub.js'
 
+/** How many dropped results {@link Exporter} remembers (oldest forgotten first). */
+const MAX_REMEMBERED_DROPS = 64
+
 /** What the exporter needs from its session. */
 export interface ExporterIO {
   readonly peer: string
@@ -52,6 +55,8 @@ type Sink = ExportEntry | number
 export class Exporter {
   readonly #io: ExporterIO
   readonly #entries = new Map<number, ExportEntry>()
+  /** The last results dropped for quota, with the reason, for operations pipelined on them. */
+  readonly #dropped = new Map<number, PeerjectError>()
   readonly #idsByValue = new Map<object, number>()
   #nextId = -1
   #maxPeerId = 0
@@ -249,7 +254,13 @@ export class Exporter {
   #answer(id: number, origin: PathOrigin, basePath: Path): ExportEntry | undefined {
     this.#admit(id)
     if (this.#entries.size >= this.#io.limits.maxExports) {
-      this.#io.post(['throw', id, exportsQuota(this.#io.peer, this.#io.limits.maxExports)])
+      const error = exportsQuota(this.#io.peer, this.#io.limits.maxExports)
+      this.#io.post(['throw', id, error])
+      // Operations the peer pipelined on it are already on their way: they get this reason too.
+      this.#dropped.set(id, error)
+      if (this.#dropped.size > MAX_REMEMBERED_DROPS) {
+        this.#dropped.delete(this.#dropped.keys().next().value as number)
+      }
       return undefined
     }
     // Its queue is held: operations pipelined on it wait until it settles (`#settle`).
@@ -322,7 +333,7 @@ export class Exporter {
   #operate(targetId: number, op: Operation, operation: LocalOperation, sink: Sink): void {
     const target = this.#entries.get(targetId)
     if (target === undefined) {
-      this.#deliver(sink, false, notFound(targetId))
+      this.#deliver(sink, false, this.#dropped.get(targetId) ?? notFound(targetId))
       return
     }
     if (this.#inFlight >= this.#io.limits.maxCallsInFlight) {

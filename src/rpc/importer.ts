@@ -283,6 +283,17 @@ export class Importer implements StubHost {
     if (record !== undefined && handle?.kind === 'answer') {
       this.#drop(record, true)
       handle.settle(ok, value)
+    } else if (record !== undefined && handle?.kind === 'named' && !ok) {
+      // The peer dropped the name it was asked to resolve (its export table is full): it holds
+      // nothing to release, and every use of the stub fails with its reason.
+      this.#drop(record, false)
+      handle.kill(
+        value instanceof PeerjectError
+          ? value
+          : new PeerjectError('ERR_REMOTE', `peer ${this.#io.peer} refused ${handle.label}`, {
+              cause: value,
+            }),
+      )
     }
   }
 

@@ -338,6 +338,21 @@ describe('quotas', () => {
     expect(pair.b.stats().exports).toBe(1)
   })
 
+  test('a resolve dropped for maxExports: uses of the stub reject ERR_QUOTA, pipelined or later', async () => {
+    const pair = createMemoryPair({ b: { limits: { maxExports: 2 } } })
+    pair.exportsB.expose('api', api())
+    pair.exportsB.expose('other', { v: 2 })
+    const remote = pair.a.resolve<Api>('api')
+    const held = remote.hang() // the second entry: the table is full
+    const other = pair.a.resolve<{ v: number }>('other')
+    expect(await failure(other.v)).toMatchObject({ code: 'ERR_QUOTA' }) // sent before the refusal
+    await pair.settle()
+    expect(await failure(other.v)).toMatchObject({ code: 'ERR_QUOTA' }) // after it: fails here
+    release(held)
+    await pair.settle()
+    expect(pair.b.stats().exports).toBe(1)
+  })
+
   test('references beyond maxExports fail that reply with ERR_QUOTA', async () => {
     const pair = createMemoryPair({ b: { limits: { maxExports: 3 } } })
     pair.exportsB.expose('api', { make: () => () => 1 })
