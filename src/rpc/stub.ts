@@ -262,6 +262,10 @@ export class Handle {
     value: unknown,
     options: CallOptions | undefined,
   ): Promise<unknown> {
+    // Settled: applied now, so the operation keeps its place among the caller's other operations
+    // on the same object (through the awaited value, or this result).
+    const settled = this.#settled
+    if (settled !== undefined) return applyNow(settled, local, options)
     const root = this.#localValue()
     if (root !== undefined) return root.then((value) => applyOperation(value, local, options))
     if (this.#dead !== undefined || this.host === undefined) return Promise.reject(this.#dead)
@@ -274,11 +278,15 @@ export class Handle {
     args: readonly unknown[],
     options: CallOptions | undefined,
   ): object {
-    const local = this.#localValue()
-    if (local !== undefined) {
+    const settled = this.#settled
+    const local = settled === undefined ? this.#local : undefined
+    if (settled !== undefined || local !== undefined) {
       const label: Label = { base: this.#label, path, op: 'call' }
       const operation: LocalOperation = { op: op === 'new' ? 'construct' : 'call', path, args }
-      const result = local.then((root) => applyOperation(root, operation, options))
+      const result =
+        settled === undefined
+          ? (local as Promise<unknown>).then((root) => applyOperation(root, operation, options))
+          : applyNow(settled, operation, options)
       return Handle.local(result, label).root()
     }
     if (this.#dead !== undefined || this.host === undefined) {
@@ -489,4 +497,18 @@ function bounded(promise: Promise<unknown>, options: CallOptions, label: string)
       (error: unknown) => finish(() => reject(error)),
     )
   })
+}
+
+/** Applies `operation` to a settled value now; the outcome as a promise. */
+function applyNow(
+  settled: Settled,
+  operation: LocalOperation,
+  options: CallOptions | undefined,
+): Promise<unknown> {
+  if (!settled.ok) return Promise.reject(settled.value)
+  try {
+    return Promise.resolve(applyOperation(settled.value, operation, options))
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }

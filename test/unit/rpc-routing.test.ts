@@ -99,6 +99,26 @@ function threeParties(): {
   }
 }
 
+describe('order', () => {
+  test('operations through a result and through its awaited stub keep the order issued', async () => {
+    const order: number[] = []
+    class Steps extends RpcTarget {
+      step(n: number): void {
+        order.push(n)
+      }
+    }
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', { get: () => new Steps() })
+    const remote = pair.a.resolve<{ get(): Steps }>('api')
+    const result = remote.get()
+    const stub = await result
+    const done = [result.step(1), stub.step(2), result.step(3), stub.step(4)]
+    await Promise.all(done)
+    expect(order).toEqual([1, 2, 3, 4])
+    pair.close()
+  })
+})
+
 describe('three parties', () => {
   test('C calls a stub of A’s object through B, callbacks flow back, identity survives', async () => {
     const { a, b, bToA, cToB, close } = threeParties()
