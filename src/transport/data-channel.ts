@@ -100,22 +100,23 @@ export class ChannelTransport implements Transport {
   close(reason?: PeerjectError): void {
     if (this.#state === 'closed') return
     this.#finish(reason)
-    if (reason === undefined || this.#channel.bufferedAmount === 0) {
+    if (reason === undefined) {
       this.#teardown()
       return
     }
-    // Closing for an error: let what is queued (the wire's ERROR frame telling the peer why) leave
-    // first, for at most CLOSE_GRACE_MS. The transport is already closed for its user.
-    const timer = setTimeout(this.#teardown, CLOSE_GRACE_MS)
-    this.#channel.bufferedAmountLowThreshold = 0
-    this.#channel.addEventListener('bufferedamountlow', () => {
-      clearTimeout(timer)
-      this.#teardown()
-    })
+    // Closing for an error: the wire has just queued an ERROR frame telling the peer why, and
+    // tearing the connection down now could drop it (an empty send buffer only means the bytes
+    // went to the SCTP stack). The peer closes its side when it reads the frame (`closed` below
+    // then tears down); a peer that is gone or not reading gets CLOSE_GRACE_MS at most. The
+    // transport is already closed for its user.
+    this.#grace = setTimeout(this.#teardown, CLOSE_GRACE_MS)
   }
 
   #tornDown = false
+  #grace: ReturnType<typeof setTimeout> | undefined
   readonly #teardown = (): void => {
+    if (this.#grace !== undefined) clearTimeout(this.#grace)
+    this.#grace = undefined
     if (this.#tornDown) return
     this.#tornDown = true
     try {
@@ -134,7 +135,11 @@ export class ChannelTransport implements Transport {
 
   /** Adapter → transport: the channel closed from the other side or failed. */
   closed(reason: PeerjectError): void {
-    if (this.#state === 'closed') return
+    if (this.#state === 'closed') {
+      // The peer closed after reading our ERROR frame: no need to wait out the grace period.
+      if (this.#grace !== undefined) this.#teardown()
+      return
+    }
     this.#finish(reason)
   }
 

@@ -44,7 +44,11 @@ export interface Transport {
   readonly copiesOnSend?: boolean
   /** Attaches the single listener and flushes anything buffered before it. Call once. */
   listen(listener: TransportListener): void
-  /** Closes the channel. Idempotent. `reason` is passed to the local listener's `close`. */
+  /**
+   * Closes the channel. Idempotent. `reason` is passed to the local listener's `close`; with one,
+   * a data channel lets the message just sent (the wire's ERROR frame) reach the peer before it
+   * tears the connection down (src/transport/data-channel.ts).
+   */
   close(reason?: PeerjectError): void
 }
 

@@ -69,6 +69,8 @@ export class WireSession extends Emitter<WireEvents> {
   #rejectReady!: (error: PeerjectError) => void
   #helloTimer: ReturnType<typeof setTimeout> | undefined
   #pumping = false
+  /** An ERROR frame telling the peer why this session closes was handed to the transport. */
+  #toldPeer = false
   #pumpQueued = false
   #nextStreamId = 1
 
@@ -403,6 +405,7 @@ export class WireSession extends Emitter<WireEvents> {
   /** Best effort, bypassing the queue: the session is about to close. */
   #sendError(error: PeerjectError): void {
     if (this.#transport.state !== 'open') return
+    this.#toldPeer = true
     const reason: Reason = { code: error.code, message: error.message }
     try {
       this.#transport.send(encodeError(reason)).catch(() => undefined)
@@ -426,7 +429,8 @@ export class WireSession extends Emitter<WireEvents> {
     clearTimeout(this.#helloTimer)
     this.#helloTimer = undefined
     try {
-      this.#transport.close(reason)
+      // With a reason, the transport lets the ERROR frame just queued reach the peer first.
+      this.#transport.close(this.#toldPeer ? reason : undefined)
     } catch {
       // A transport that throws on close is closed as far as this session is concerned.
     }
