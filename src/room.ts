@@ -11,7 +11,7 @@ import type { CodeService } from './code/index.js'
 import type { ClassConstructor, ClassRegistry, Codec, RegisterOptions } from './codec/index.js'
 import type { Connector } from './connector.js'
 import { Emitter } from './emitter.js'
-import { PeerjectError } from './errors.js'
+import { PeerjectError, isPeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
 import { CHANNEL, Peer, detachPrepared } from './peer.js'
 import type { PeerSendOptions, PreparedValue } from './peer.js'
@@ -184,10 +184,25 @@ export class Room extends Emitter<RoomEvents> {
       transfer,
       prepared.filter((each): each is PreparedValue => !(each instanceof Failed)),
     )
-    await Promise.all(
+    const outcomes = await Promise.allSettled(
       prepared.map((each, index) =>
         each instanceof Failed ? Promise.reject(each.error) : peers[index]!.sendPrepared(each),
       ),
+    )
+    const failed: Array<[Peer, unknown]> = []
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'rejected') failed.push([peers[index]!, outcome.reason])
+    })
+    const [first] = failed
+    if (first === undefined) return
+    // Nobody got it (a value that cannot cross, say): that error as it is. Some did: say who not.
+    if (failed.length === peers.length) throw first[1]
+    const [peer, error] = first
+    const others = failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''
+    throw new PeerjectError(
+      isPeerjectError(error) ? error.code : 'ERR_INTERNAL',
+      `broadcast reached ${peers.length - failed.length} of ${peers.length} peers; peer ${peer.id}${others} did not get it: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
     )
   }
 

@@ -115,6 +115,19 @@ describe('room.broadcast', () => {
     expect(received).toEqual(['after'])
   })
 
+  it('a peer that cannot take the value fails the broadcast naming it; the others get it', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b')
+    const small = makeRoom('small', { maxMessageBytes: 64 * 1024 })
+    await link(a, b)
+    await link(a, small)
+    const arrived = new Promise<unknown>((resolve) => b.room.once('message', resolve))
+    const error = await a.room.broadcast(new Uint8Array(100 * 1024)).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_TOO_LARGE' })
+    expect((error as Error).message).toContain('reached 1 of 2 peers; peer small did not get it')
+    expect(((await arrived) as Uint8Array).byteLength).toBe(100 * 1024)
+  })
+
   it('reports progress summed over the peers, monotonic, ending at the total', async () => {
     const a = makeRoom('a')
     await link(a, makeRoom('b'))
