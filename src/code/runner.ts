@@ -109,14 +109,47 @@ export async function runCode<T>(
   const remote = Comlink.wrap<T>(guard)
   const dispose = (): void =>
     stop(closedError(label, 'was disposed'), closedError(label, 'was disposed'))
+  // Every export is listed (unless there are more than MAX_EXPORTS): a name that is not one is a
+  // coded error here, not a TypeError from inside Comlink's worker side.
+  const complete = Object.keys(exportTypes).length < MAX_EXPORTS
   return new Proxy(remote as object, {
-    get: (target, property, receiver) =>
-      property === 'dispose'
-        ? dispose
-        : property === 'exportTypes'
-          ? exportTypes
-          : Reflect.get(target, property, receiver),
+    get: (target, property, receiver) => {
+      if (property === 'dispose') return dispose
+      if (property === 'exportTypes') return exportTypes
+      if (
+        complete &&
+        typeof property === 'string' &&
+        property !== 'then' &&
+        !(property in exportTypes)
+      ) {
+        return missingExport(label, property, exportTypes)
+      }
+      return Reflect.get(target, property, receiver)
+    },
   }) as RunningCode<T>
+}
+
+/** What `running.name` is when the module has no export `name`: calling or awaiting it rejects. */
+function missingExport(
+  label: string,
+  name: string,
+  exportTypes: Readonly<Record<string, string>>,
+): unknown {
+  const names = Object.keys(exportTypes)
+  const fail = (): Promise<never> =>
+    Promise.reject(
+      new PeerjectError(
+        'ERR_NOT_FOUND',
+        `code object ${label} has no export "${name.slice(0, 80)}"; its exports: ${names.length === 0 ? 'none' : names.join(', ')}`,
+      ),
+    )
+  return new Proxy(fail, {
+    get: (_target, key) =>
+      key === 'then'
+        ? (onFulfilled?: (value: never) => unknown, onRejected?: (reason: unknown) => unknown) =>
+            fail().then(onFulfilled, onRejected)
+        : undefined,
+  })
 }
 
 /** Sends the modules and waits for the runtime's answer; resolves with the export types. */

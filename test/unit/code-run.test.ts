@@ -96,6 +96,16 @@ describe('publish, fetch, run', () => {
     const again = await b.run<Quad>(id)
     running.push(again)
     expect(await again.quad(1)).toBe(4)
+    // A name the module does not export: a coded error naming what it does export.
+    const missing = (again as unknown as Record<string, () => Promise<unknown>>).nope!
+    for (const attempt of [missing(), missing as unknown as Promise<unknown>]) {
+      const error = await Promise.resolve(attempt).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toMatchObject({ code: 'ERR_NOT_FOUND' })
+      expect((error as Error).message).toContain('has no export "nope"; its exports: ')
+    }
   })
 
   test('the id is the SHA-256 of the source; publish rejects dependencies that do not match the source', async () => {
