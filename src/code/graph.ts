@@ -96,7 +96,7 @@ export async function collectCode(root: CodeId, options: CollectOptions): Promis
       if (!(await hasTrustedSignature(id, module.metadata.signatures, trustedKeys))) {
         throw new PeerjectError(
           'ERR_SIGNATURE',
-          `code object ${shortId(id, module.metadata.name)} has no valid signature from a trusted key; add its publisher's public key to trustedKeys, or have the publisher sign it (CodeService signingKey)`,
+          `code object ${shortId(id, module.metadata.name)} has no valid signature from a trusted key; add its publisher's public key to joinRoom({ code: { trustedKeys } }), or have the publisher sign it (joinRoom({ code: { signingKey } }))`,
         )
       }
     }

@@ -12,7 +12,7 @@ const SIGNED_PREFIX = 'peerject code object v1\n'
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const
 const SIGN_PARAMS = { name: 'ECDSA', hash: 'SHA-256' } as const
 
-/** A new ECDSA P-256 key pair for `CodeService({ signingKey })` (private key not extractable). */
+/** A new ECDSA P-256 key pair for `joinRoom({ code: { signingKey } })` (private key not extractable). */
 export async function generateSigningKey(): Promise<CryptoKeyPair> {
   return globalThis.crypto.subtle.generateKey(ALGORITHM, false, ['sign', 'verify'])
 }
