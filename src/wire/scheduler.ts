@@ -304,7 +304,7 @@ export class Scheduler {
     if (hasSmall && (!this.#preferBulk || this.#rotation.length === 0)) {
       // Bulk gets the next turn only if it was held back by this batch. Bulk waiting for an ACK
       // was not: then the next small message goes first too, instead of behind a fresh frame.
-      this.#preferBulk = !this.#windowFull()
+      this.#preferBulk = this.inFlight === 0 || !this.#windowFull() // (no clock read when idle)
       return this.#buildBatch()
     }
     const frame = this.#takeBulk()
