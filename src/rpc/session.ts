@@ -190,14 +190,15 @@ export class RpcSession {
   }
 
   /**
-   * Ends the session (the peer left, or a violation): every pending call rejects ERR_PEER_LEFT
-   * (with `reason` as cause unless it is that already), stubs of the peer become unusable, exports
-   * held for it are dropped. Idempotent.
+   * Ends the session (the peer left, this side closed it, or a violation): every pending call
+   * rejects ERR_PEER_LEFT (with `reason` as cause unless it is that already) or, when this side
+   * closed (`reason` ERR_CLOSED: you left the room), ERR_CLOSED, as pending sends do; stubs of
+   * the peer become unusable, exports held for it are dropped. Idempotent.
    */
   close(reason: PeerjectError): void {
     if (this.#closed !== undefined) return
     const left =
-      reason.code === 'ERR_PEER_LEFT'
+      reason.code === 'ERR_PEER_LEFT' || reason.code === 'ERR_CLOSED'
         ? reason
         : new PeerjectError(
             'ERR_PEER_LEFT',

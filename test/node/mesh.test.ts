@@ -150,7 +150,15 @@ describe('joinRoom options and a left room', () => {
     const b = await join('left', 'node-datachannel')
     await waitForPeers(a, [b.self])
     const toB = a.peers.get(b.self)!
+    b.expose('api', { hang: () => new Promise(() => undefined) })
+    const api = toB.resolve<{ hang(): Promise<void> }>('api')
+    await toB.list() // the resolve went out
+    const pending = Promise.resolve(api.hang()).catch((error: unknown) => error)
+    const sending = toB.send(new Uint8Array(8 << 20)).catch((error: unknown) => error)
     a.leave()
+    // Your own leave: pending calls and sends both reject ERR_CLOSED.
+    expect(await pending).toMatchObject({ code: 'ERR_CLOSED' })
+    expect(await sending).toMatchObject({ code: 'ERR_CLOSED' })
     const listed = toB.list() // a promise even now
     await expect(listed).rejects.toMatchObject({ code: 'ERR_CLOSED' })
     await expect(a.broadcast({ late: true })).rejects.toMatchObject({ code: 'ERR_CLOSED' })
