@@ -76,10 +76,22 @@ async function sendFile(file: File): Promise<void> {
   for (const peer of targets()) {
     const controller = new AbortController()
     const update = transferRow(`${file.name} → ${peer.id.slice(0, 8)}`, () => controller.abort())
+    // `onProgress` covers the value's own message, not its streams: count the file's bytes as
+    // the stream hands them over (backpressure paces that to what the peer takes).
+    let sent = 0
+    const body = file.stream().pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, out) {
+          sent += chunk.byteLength
+          update(sent, file.size)
+          out.enqueue(chunk)
+        },
+      }),
+    )
     try {
       await peer.send(
-        { kind: 'file', name: file.name, type: file.type, size: file.size, body: file.stream() },
-        { signal: controller.signal, onProgress: (sent, total) => update(sent, total) },
+        { kind: 'file', name: file.name, type: file.type, size: file.size, body },
+        { signal: controller.signal },
       )
       update(1, 1, 'sent')
     } catch (error) {

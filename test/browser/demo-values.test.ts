@@ -30,6 +30,20 @@ it('pages see each other, exchange text and files, and cancel a transfer', async
   // A 3 MiB file to B: A's row ends "sent", B's row ends "received" with a download link.
   const file = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) & 0xff)
   await a.page.selectOption('#send-to', b.id)
+  // A's progress bar moves with the file's bytes (not straight to done): record its values.
+  await a.page.evaluate(() => {
+    const seen: number[] = []
+    ;(globalThis as unknown as { seenProgress: number[] }).seenProgress = seen
+    new MutationObserver(() => {
+      const bar = document.querySelector('#transfers li progress') as HTMLProgressElement | null
+      if (bar !== null && seen.at(-1) !== bar.value) seen.push(bar.value)
+    }).observe(document.getElementById('transfers')!, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ['value'],
+    })
+  })
   await a.page.setInputFiles('#file', {
     name: 'data.bin',
     mimeType: 'application/octet-stream',
@@ -48,6 +62,11 @@ it('pages see each other, exchange text and files, and cancel a transfer', async
         li.querySelector('a[download="data.bin"]') !== null,
     ),
   )
+  const senderProgress = await a.page.evaluate(
+    () => (globalThis as unknown as { seenProgress: number[] }).seenProgress,
+  )
+  expect(senderProgress.some((value) => value > 0 && value < 1)).toBe(true)
+  expect(senderProgress.at(-1)).toBe(1)
   const progress = await b.page.$eval(
     '#transfers li progress',
     (bar) => (bar as HTMLProgressElement).value,
