@@ -292,7 +292,14 @@ export class Encoder {
     if (hooks === undefined) throw this.refuse(value, depth)
     this.tagged = true
     const data = hooks.export(kind, value, this.path(depth))
-    if (data instanceof Inline) return this.value(data.value, depth)
+    if (data instanceof Inline) {
+      // `value` never reaches the wire: give back the back-reference index it took (the last
+      // one: the hook encodes nothing), so the decoder's count of objects stays in step. A
+      // second occurrence of `value` asks the hook again.
+      this.seen.delete(value)
+      this.count--
+      return this.value(data.value, depth)
+    }
     const child = depth + 1
     this.segments[child] = new EntrySegment('exported', 0)
     // What the hook returned is data: it may not smuggle further references in.

@@ -3,6 +3,7 @@ import {
   BY_REFERENCE,
   ClassRegistry,
   Codec,
+  Inline,
   classify,
   crossing,
   isMarkedByReference,
@@ -129,6 +130,28 @@ describe('classify', () => {
 })
 
 describe('external hooks', () => {
+  it('an Inline from the export hook is encoded in place, and back-references stay in step', () => {
+    const codec = new Codec()
+    const shared = { a: 1 }
+    const inlined = { x: 1 }
+    const hooks: ExternalHooks = {
+      export: (_kind, value) =>
+        new Inline(value === fnToObject ? inlined : value === fnToNumber ? 5 : undefined),
+      import: () => undefined,
+    }
+    const fnToObject = (): void => undefined
+    const fnToNumber = (): void => undefined
+    const value = [fnToNumber, shared, new Set([1]), shared, fnToObject, inlined, fnToObject]
+    const decoded = codec.decode(codec.encode(value, hooks)) as unknown[]
+    expect(decoded[0]).toBe(5)
+    expect(decoded[3]).toBe(decoded[1])
+    expect(decoded[2]).toEqual(new Set([1]))
+    expect(decoded[4]).toEqual({ x: 1 })
+    // The inlined object, met again directly or through the same function, is the same object.
+    expect(decoded[5]).toBe(decoded[4])
+    expect(decoded[6]).toBe(decoded[4])
+  })
+
   it('exports functions, references and streams with kind and path; import gets the exported data', () => {
     const codec = new Codec()
     const fn = (): number => 1

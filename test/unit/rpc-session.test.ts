@@ -332,6 +332,11 @@ describe('results passed back as arguments', () => {
     await number
     expect(await api.take(number)).toBe('number')
     expect(got[2]).toBe(5)
+    // Shared objects after an inlined result keep their identity.
+    const shared = { s: 1 }
+    expect(await api.take([settled, shared, new Set([1]), shared])).toBe('object')
+    const list = got[3] as unknown[]
+    expect(list[3]).toBe(list[1])
     pair.close()
   })
 })
