@@ -7,6 +7,7 @@
  * could not connect (with an ERR_CONNECT reason, after an `error` event). `room.peers` only ever
  * holds open peers.
  */
+import { totalLength } from './bytes.js'
 import type { CodeService } from './code/index.js'
 import type { ClassConstructor, ClassRegistry, Codec, RegisterOptions } from './codec/index.js'
 import type { Connector } from './connector.js'
@@ -180,10 +181,13 @@ export class Room extends Emitter<RoomEvents> {
         ),
       ),
     )
-    detachPrepared(
-      transfer,
-      prepared.filter((each): each is PreparedValue => !(each instanceof Failed)),
-    )
+    const ready = prepared.filter((each): each is PreparedValue => !(each instanceof Failed))
+    // Nothing goes out (no peer, or the value cannot cross): the caller keeps its buffers.
+    if (ready.length > 0) detachPrepared(transfer, ready)
+    // Every peer's size is known now, so the summed progress never goes backwards.
+    prepared.forEach((each, index) => {
+      if (!(each instanceof Failed)) totals[index] = totalLength(each.parts)
+    })
     const outcomes = await Promise.allSettled(
       prepared.map((each, index) =>
         each instanceof Failed ? Promise.reject(each.error) : peers[index]!.sendPrepared(each),

@@ -104,7 +104,7 @@ export class Decoder {
     if (depth >= this.settings.maxDepth) {
       throw new PeerjectError(
         'ERR_TOO_LARGE',
-        `received value is nested deeper than maxDepth (${this.settings.maxDepth} levels); raise maxDepth in the codec options if this peer is trusted`,
+        `received value is nested deeper than maxDepth (${this.settings.maxDepth} levels); raise it, joinRoom({ limits: { maxDepth } }), if this peer is trusted`,
       )
     }
   }

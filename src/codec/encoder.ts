@@ -111,7 +111,7 @@ export class Encoder {
     if (depth >= this.settings.maxDepth) {
       throw new PeerjectError(
         'ERR_TOO_LARGE',
-        `${this.path(depth)} is nested deeper than maxDepth (${this.settings.maxDepth} levels); flatten the value or raise maxDepth in the codec options`,
+        `${this.path(depth)} is nested deeper than maxDepth (${this.settings.maxDepth} levels); flatten the value or raise it: joinRoom({ limits: { maxDepth } })`,
       )
     }
     this.seen.set(value, this.count++)
@@ -262,6 +262,13 @@ export class Encoder {
   }
 
   private binary(value: object, proto: unknown, depth: number): unknown {
+    const memory = value instanceof ArrayBuffer ? value : (value as ArrayBufferView).buffer
+    if (memory.byteLength === 0 && isDetached(memory)) {
+      throw new PeerjectError(
+        'ERR_UNSERIALIZABLE',
+        `${this.path(depth)} is a detached ${(value as object).constructor?.name ?? 'binary'}: its memory was transferred (a transfer list, postMessage) and can no longer be read`,
+      )
+    }
     let code: number
     let bytes: Uint8Array
     if (proto === Uint8Array.prototype) {
@@ -339,4 +346,14 @@ function needsWalk(value: unknown): boolean {
 
 function stringOf(value: unknown): string {
   return typeof value === 'string' ? value : String(value)
+}
+
+/** True for a buffer whose memory was transferred away (`ArrayBuffer#detached` is not in Node 20). */
+function isDetached(buffer: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buffer, 0, 0)
+    return false
+  } catch {
+    return true
+  }
 }

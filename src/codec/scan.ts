@@ -148,7 +148,7 @@ export function scanBody(
     if (parents.length >= maxContainers) {
       throw new PeerjectError(
         'ERR_TOO_LARGE',
-        `received value is nested deeper than maxDepth (${maxContainers} containers); raise maxDepth in the codec options if this peer is trusted`,
+        `received value is nested deeper than maxDepth (${maxContainers} containers); raise it, joinRoom({ limits: { maxDepth } }), if this peer is trusted`,
       )
     }
     if (items > end - pos) throw badMessage('container longer than the message')

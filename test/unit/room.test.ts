@@ -139,11 +139,30 @@ describe('room.broadcast', () => {
     const last = seen.at(-1) as [number, number]
     expect(last[0]).toBe(last[1])
     expect(last[1]).toBeGreaterThan(2 * 600 * 1024)
+    // One total from the first report on (both peers' sizes), never going backwards, and 100%
+    // reported once.
+    expect(seen.every(([, total]) => total === last[1])).toBe(true)
     for (let i = 1; i < seen.length; i++) {
       expect((seen[i] as [number, number])[0]).toBeGreaterThanOrEqual(
         (seen[i - 1] as [number, number])[0],
       )
     }
+    expect(seen.filter(([sent, total]) => sent === total)).toHaveLength(1)
+    // Small values too: the first peer done is not "100%".
+    const small: Array<[number, number]> = []
+    await a.room.broadcast('hello', { onProgress: (sent, total) => small.push([sent, total]) })
+    expect(small.filter(([sent, total]) => sent === total)).toHaveLength(1)
+  })
+
+  it('a value no peer can take detaches nothing from its transfer list', async () => {
+    const a = makeRoom('a')
+    await link(a, makeRoom('b'))
+    const buffer = new ArrayBuffer(1024)
+    const error = await a.room
+      .broadcast({ f: () => 1, data: new Uint8Array(buffer) }, { transfer: [buffer] })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    expect(buffer.byteLength).toBe(1024)
   })
 })
 

@@ -85,6 +85,29 @@ describe('encodeParts with a transfer set, then detachInto', () => {
   })
 })
 
+describe('detached memory in a value', () => {
+  it('a detached ArrayBuffer, typed array or DataView is ERR_UNSERIALIZABLE naming its path', () => {
+    const codec = new Codec()
+    const detach = (buffer: ArrayBuffer): void =>
+      void structuredClone(buffer, { transfer: [buffer] })
+    const buffer = new ArrayBuffer(8)
+    const bytes = new Uint8Array(1024)
+    const floats = new Float64Array(4)
+    const view = new DataView(new ArrayBuffer(8))
+    for (const memory of [buffer, bytes.buffer, floats.buffer, view.buffer]) detach(memory)
+    for (const [key, value] of Object.entries({ buffer, bytes, floats, view })) {
+      let error: unknown
+      try {
+        codec.encode({ list: [value] })
+      } catch (thrown) {
+        error = thrown
+      }
+      expect(error, key).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+      expect((error as Error).message, key).toMatch(/^value\.list\[0\] is a detached /)
+    }
+  })
+})
+
 describe('detachPrepared', () => {
   it('when detaching fails, the streams of the prepared values never start: sources cancelled, outputs aborted', () => {
     let cancelled: unknown
