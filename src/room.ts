@@ -242,6 +242,8 @@ export class Room extends Emitter<RoomEvents> {
         return new Promise((resolve) => waiters.push(resolve))
       },
       return: () => {
+        // The loop broke: what is queued is dropped (on leave, it is still delivered, then done).
+        queue.length = 0
         finish()
         return Promise.resolve({ value: undefined, done: true })
       },

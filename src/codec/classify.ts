@@ -89,7 +89,13 @@ export function classifyObject(
   classes: ClassRegistry | undefined,
 ): Classification {
   if ((object as { [BY_REFERENCE]?: unknown })[BY_REFERENCE] === true) return 'reference'
-  if (proto === Object.prototype || proto === null) return 'object'
+  if (proto === Object.prototype || proto === null) {
+    // A plain object with an async iterator is a byte stream, at any depth (as at the top).
+    return typeof (object as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] ===
+      'function'
+      ? 'stream'
+      : 'object'
+  }
   if (proto === Array.prototype) return 'array'
   if (proto === Map.prototype) return 'map'
   if (proto === Set.prototype) return 'set'

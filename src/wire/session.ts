@@ -144,11 +144,21 @@ export class WireSession extends Emitter<WireEvents> {
 
   /**
    * Opens an outgoing byte stream. Send its `id` inside a message on `channel`; the receiver
-   * passes it to {@link acceptStream}. Writes wait for the reader's credit.
+   * passes it to {@link acceptStream}. Writes wait for the reader's credit. Throws ERR_QUOTA when
+   * as many streams as the peer's `maxStreams` are already open.
    */
   openStream(channel: number): OutgoingStream {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new RangeError(`channel must be an integer 0–255, got ${channel}`)
+    }
+    const maxStreams = this.#peer?.maxStreams
+    if (maxStreams !== undefined && this.#outgoing.size >= maxStreams) {
+      // The peer would refuse it (its HELLO's maxStreams): fail this operation, not the stream
+      // later, which a small stream could outrun, its data lost without the sender knowing.
+      throw new PeerjectError(
+        'ERR_QUOTA',
+        `the peer accepts at most ${maxStreams} byte streams at once and ${this.#outgoing.size} are open; wait for one to finish, or have the peer raise maxStreams`,
+      )
     }
     const id = this.#nextStreamId
     this.#nextStreamId = id === MAX_U32 ? 1 : id + 1

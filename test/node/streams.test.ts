@@ -146,18 +146,24 @@ describe('streams arrive as ReadableStreams', () => {
 
     const nested = nextMessage(pair.b)
     const second = countingSource(3, 10 * KiB)
+    // A plain object with an async iterator is a stream too, nested as at the top.
+    const iterable = { [Symbol.asyncIterator]: () => generate(2) }
     const sentNested = pair.toB.send({
       name: 'upload.bin',
       body: generate(20),
       parts: [second.stream],
       size: 20 * 100 * KiB,
+      extra: iterable,
     })
     const value = (await nested).value as {
       name: string
       body: ReadableStream<Uint8Array>
       parts: [ReadableStream<Uint8Array>]
       size: number
+      extra: ReadableStream<Uint8Array>
     }
+    expect(value.extra).toBeInstanceOf(ReadableStream)
+    expect((await readAll(value.extra)).sha).toBe(expected(2))
     expect(value.name).toBe('upload.bin')
     expect(value.size).toBe(2000 * KiB)
     expect(value.body).toBeInstanceOf(ReadableStream)
@@ -261,6 +267,25 @@ describe('backpressure and cancellation', () => {
     expect(isPeerjectError(state.cancelled, 'ERR_UNSERIALIZABLE')).toBe(true)
     expect(pair.toB.wire.stats().openStreams).toBe(0)
     await expectNoState(pair)
+  })
+
+  it('a value with more streams than the receiver’s maxStreams fails at once, ERR_QUOTA', async () => {
+    const strict = await nodePair(server.url, { b: { limits: { maxStreams: 2 } } })
+    try {
+      const sources = [1, 2, 3].map(() => countingSource(2, KiB))
+      const error = await rejection(strict.toB.send({ parts: sources.map((s) => s.stream) }))
+      expect(isPeerjectError(error, 'ERR_QUOTA')).toBe(true)
+      expect(strict.toB.wire.stats().openStreams).toBe(0) // the two opened are aborted
+      const fine = [1, 2].map(() => countingSource(2, KiB))
+      const arrived = nextMessage(strict.b)
+      const sending = strict.toB.send({ parts: fine.map((s) => s.stream) })
+      const { parts } = (await arrived).value as { parts: ReadableStream<Uint8Array>[] }
+      const read = await Promise.all(parts.map((part) => readAll(part)))
+      await sending
+      expect(read.map((r) => r.sha)).toEqual(fine.map((s) => s.state.digest))
+    } finally {
+      strict.leave()
+    }
   })
 })
 

@@ -84,6 +84,18 @@ describe('room.messages()', () => {
     b.room.leave()
     expect(await third).toEqual({ value: undefined, done: true })
   })
+
+  it('after a break (return), it is done: messages queued meanwhile are dropped', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b')
+    await link(a, b)
+    const messages = b.room.messages()
+    const arrived = new Promise<void>((resolve) => b.room.once('message', () => resolve()))
+    await a.room.broadcast('queued')
+    await arrived
+    await messages.return?.()
+    expect(await messages.next()).toEqual({ value: undefined, done: true })
+  })
 })
 
 describe('room.broadcast', () => {

@@ -160,15 +160,33 @@ describe('streams', () => {
     a.close()
   })
 
-  test('streams beyond maxStreams are refused with ERR_QUOTA; the session lives on', async () => {
+  test('a sender opens no more streams than the peer’s maxStreams: ERR_QUOTA, nothing sent', async () => {
     const { a, b } = await connect({ maxStreams: 2, streamWindowBytes: 16 * 1024 })
-    const streams = [a.openStream(0), a.openStream(0), a.openStream(0)]
-    const writes = streams.map((s) => s.write(new Uint8Array(20 * 1024)))
-    expect(await codeOf(writes[2]!)).toBe('ERR_QUOTA')
-    const readers = streams.slice(0, 2).map((s) => readAll(b.acceptStream(s.id)))
-    await Promise.all(writes.slice(0, 2))
-    await Promise.all(streams.slice(0, 2).map((s) => s.end()))
+    const streams = [a.openStream(0), a.openStream(0)]
+    let refused: unknown
+    try {
+      a.openStream(0)
+    } catch (error) {
+      refused = error
+    }
+    expect(refused).toMatchObject({ code: 'ERR_QUOTA' })
+    const readers = streams.map((s) => readAll(b.acceptStream(s.id)))
+    await Promise.all(streams.map((s) => s.write(new Uint8Array(20 * 1024))))
+    await Promise.all(streams.map((s) => s.end()))
     expect((await Promise.all(readers)).map((r) => r.byteLength)).toEqual([20 * 1024, 20 * 1024])
+    a.openStream(0).abort(new PeerjectError('ERR_ABORTED', 'done')) // ended streams free slots
+    a.close()
+  })
+
+  test('streams the receiver still holds count: one more is refused with ERR_QUOTA; the session lives on', async () => {
+    const { a, b } = await connect({ maxStreams: 2, streamWindowBytes: 16 * 1024 })
+    // Sent and ended (the sender forgets them), never accepted: the receiver still holds both.
+    for (const stream of [a.openStream(0), a.openStream(0)]) {
+      await stream.write(new Uint8Array(1024))
+      await stream.end()
+    }
+    const third = a.openStream(0)
+    expect(await codeOf(third.write(new Uint8Array(20 * 1024)))).toBe('ERR_QUOTA')
     expect(b.closed).toBe(false)
     a.close()
   })
