@@ -15,6 +15,9 @@ import type { Reason } from './frame.js'
 import { FRAME_KIND, encodeCredit, encodeStreamReason } from './frame.js'
 import type { WireLimits } from './limits.js'
 
+/** Refused or aborted stream ids remembered at least (see `#forget`). */
+const MIN_REMEMBERED_REFUSALS = 1024
+
 interface Entry {
   readonly id: number
   state: 'pending' | 'accepted' | 'cancelled'
@@ -220,8 +223,10 @@ export class IncomingStreams {
   #forget(id: number, reason: PeerjectError): void {
     this.#gone.delete(id)
     this.#gone.set(id, reason)
-    // Bounded: only the most recent refusals are remembered.
-    if (this.#gone.size > this.#limits.maxStreams) {
+    // Bounded: only the most recent refusals are remembered, but enough of them that frames
+    // still in flight for a refused stream (the sender learns of it a round trip later) are not
+    // taken for a new stream that would hold a slot until its accept timeout.
+    if (this.#gone.size > Math.max(4 * this.#limits.maxStreams, MIN_REMEMBERED_REFUSALS)) {
       const oldest = this.#gone.keys().next()
       if (oldest.done !== true) this.#gone.delete(oldest.value)
     }
