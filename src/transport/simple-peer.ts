@@ -42,6 +42,7 @@ export interface SimplePeerConnection {
 interface SimplePeerInternals {
   readonly _channel?: DataChannelLike & { readonly readyState: string }
   readonly _pc?: { readonly sctp?: { readonly maxMessageSize?: number } | null }
+  readonly _iceCompleteTimer?: ReturnType<typeof setTimeout> | null
 }
 
 /** Starts a simple-peer connection. */
@@ -110,6 +111,10 @@ export function connectSimplePeer(options: SimplePeerOptions): SimplePeerConnect
       else transport.receive(bytes)
     })
     peer.on('close', () => {
+      // simple-peer leaves its ICE-complete timer (5 s) running after it is destroyed, which kept
+      // a Node process alive that long after `room.leave()`.
+      const timer = (peer as unknown as SimplePeerInternals)._iceCompleteTimer
+      if (timer !== undefined && timer !== null) clearTimeout(timer)
       fail(new PeerjectError('ERR_PEER_LEFT', 'the peer closed the connection'))
     })
     peer.on('error', (error: unknown) => {

@@ -175,4 +175,23 @@ describe('joinRoom options and a left room', () => {
     expect((await a.code.list()).map((m) => m.id)).toContain(id)
     expect((await b.code.list()).map((m) => m.id)).not.toContain(id)
   })
+
+  it('leave() leaves no timer behind that would keep a Node process alive', async () => {
+    const timers = (): number =>
+      process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length
+    const before = timers()
+    const a = await join('no-timers', 'node-datachannel')
+    const b = await join('no-timers', 'node-datachannel')
+    await Promise.all([waitForPeers(a, [b.self]), waitForPeers(b, [a.self])])
+    const bSeesLeave = waitForLeave(b, a.self)
+    a.leave()
+    await bSeesLeave
+    b.leave()
+    // Timers that end a close (a grace period, at most 250 ms) may still run: wait them out.
+    const deadline = Date.now() + 2000
+    while (timers() > before && Date.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(timers()).toBeLessThanOrEqual(before)
+  })
 })
