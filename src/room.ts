@@ -146,8 +146,10 @@ export class Room extends Emitter<RoomEvents> {
   }
 
   /**
-   * Sends `value` to every connected peer; resolves when all sends resolved. `onProgress` reports
-   * the sum over all peers. Byte streams cannot be broadcast (a stream is read once): ERR_UNSERIALIZABLE.
+   * Sends `value` to every connected peer; resolves when all sends resolved. When some peers
+   * could not take it, rejects (once every send settled) with the first failure's code, naming
+   * that peer; when none could, with that failure as it is. `onProgress` reports the sum over all
+   * peers. Byte streams cannot be broadcast (a stream is read once): ERR_UNSERIALIZABLE.
    */
   async broadcast(value: unknown, options: PeerSendOptions = {}): Promise<void> {
     this.#requireOpen('broadcast')
