@@ -246,10 +246,19 @@ export class Peer {
     import: () => undefined,
   }
 
-  /** @internal Decodes one value message from this peer. */
-  decodeValue(bytes: Uint8Array): unknown {
-    return this.#codec.decode(bytes, this.#receivedHooks)
+  /** @internal Decodes one value message from this peer, with the byte streams it carries. */
+  decodeValue(bytes: Uint8Array): { value: unknown; streams: ReadableStream<Uint8Array>[] } {
+    const streams: ReadableStream<Uint8Array>[] = []
+    this.#decoded = streams
+    try {
+      return { value: this.#codec.decode(bytes, this.#receivedHooks), streams }
+    } finally {
+      this.#decoded = undefined
+    }
   }
+
+  /** The byte streams accepted by the decode in progress (see `decodeValue`). */
+  #decoded: ReadableStream<Uint8Array>[] | undefined
 
   /** A value may carry byte streams (accepted here), never functions or references. */
   readonly #receivedHooks: ExternalHooks = {
@@ -258,7 +267,9 @@ export class Peer {
       if (kind !== 'stream' || typeof data !== 'number') {
         throw new PeerjectError('ERR_BAD_MESSAGE', `a value message carried a ${kind} reference`)
       }
-      return this.wire.acceptStream(data)
+      const stream = this.wire.acceptStream(data)
+      this.#decoded?.push(stream)
+      return stream
     },
   }
 

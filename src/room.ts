@@ -382,8 +382,9 @@ export class Room extends Emitter<RoomEvents> {
 
   #onValue(peer: Peer, bytes: Uint8Array): void {
     let value: unknown
+    let streams: ReadableStream<Uint8Array>[]
     try {
-      value = peer.decodeValue(bytes)
+      ;({ value, streams } = peer.decodeValue(bytes))
     } catch (error) {
       const reason =
         error instanceof PeerjectError
@@ -393,7 +394,14 @@ export class Room extends Emitter<RoomEvents> {
       peer.wire.close(reason)
       return
     }
-    this.emit('message', value, peer)
+    if (this.emit('message', value, peer) || streams.length === 0) return
+    // Nobody listens (no 'message' listener, no messages() loop): nobody will ever read these
+    // streams. Cancel them, so the sender learns it and no stream slot stays held.
+    const reason = new PeerjectError(
+      'ERR_CLOSED',
+      `peer ${this.self} has no 'message' listener in room "${this.name}"; the value's streams were cancelled`,
+    )
+    for (const stream of streams) void stream.cancel(reason).catch(() => undefined)
   }
 }
 

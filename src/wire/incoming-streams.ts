@@ -163,7 +163,7 @@ export class IncomingStreams {
           entry.controller = controller
         },
         pull: () => this.#grant(entry),
-        cancel: () => this.#cancelByReader(entry),
+        cancel: (reason: unknown) => this.#cancelByReader(entry, reason),
       },
       { highWaterMark: this.#limits.streamWindowBytes, size: (chunk) => chunk.byteLength },
     )
@@ -187,11 +187,15 @@ export class IncomingStreams {
     this.#control(encodeCredit(entry.id, free))
   }
 
-  #cancelByReader(entry: Entry): void {
+  /** The reader cancelled: the sender is told why (a PeerjectError reason keeps its code). */
+  #cancelByReader(entry: Entry, reason: unknown): void {
     if (this.#entries.get(entry.id) !== entry || entry.state !== 'accepted') return
     entry.state = 'cancelled'
     entry.controller = undefined
-    entry.reason = new PeerjectError('ERR_ABORTED', `the reader cancelled stream ${entry.id}`)
+    entry.reason =
+      reason instanceof PeerjectError
+        ? reason
+        : new PeerjectError('ERR_ABORTED', `the reader cancelled stream ${entry.id}`)
     this.#sendCancel(entry.id, entry.reason)
   }
 

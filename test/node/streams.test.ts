@@ -269,6 +269,19 @@ describe('backpressure and cancellation', () => {
     await expectNoState(pair)
   })
 
+  it('streams of a value nobody listens to are cancelled: send rejects ERR_CLOSED', async () => {
+    const deaf = await nodePair(server.url) // no 'message' listener on either side
+    try {
+      const { stream, state } = countingSource(64, 64 * KiB)
+      const error = await rejection(deaf.toB.send({ body: stream }))
+      expect(isPeerjectError(error, 'ERR_CLOSED')).toBe(true)
+      expect((error as Error).message).toContain("no 'message' listener")
+      expect(state.cancelled).toBeDefined()
+    } finally {
+      deaf.leave()
+    }
+  })
+
   it('a value with more streams than the receiver’s maxStreams fails at once, ERR_QUOTA', async () => {
     const strict = await nodePair(server.url, { b: { limits: { maxStreams: 2 } } })
     try {

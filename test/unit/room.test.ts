@@ -98,6 +98,35 @@ describe('room.messages()', () => {
   })
 })
 
+describe('a value nobody listens to', () => {
+  it('has its byte streams cancelled: the sender learns it, no stream slot stays held', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b') // no 'message' listener, no messages() loop
+    const [toB, toA] = await link(a, b)
+    let left = 4 * 1024 * 1024
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (left <= 0) {
+          controller.close()
+          return
+        }
+        left -= 64 * 1024
+        controller.enqueue(new Uint8Array(64 * 1024))
+      },
+    })
+    const error = await toB.send({ body }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_CLOSED' })
+    expect((error as Error).message).toContain("no 'message' listener")
+    expect(left).toBeGreaterThan(0) // the source stopped early
+    expect(toB.wire.stats().openStreams).toBe(0)
+    // Frames arrive in order: once a later value is heard, the receiver has seen the abort too.
+    const heard = new Promise<void>((resolve) => b.room.once('message', () => resolve()))
+    await toB.send('later')
+    await heard
+    expect(toA.wire.stats().openStreams).toBe(0)
+  })
+})
+
 describe('room.broadcast', () => {
   it('refuses a byte stream for several peers, before sending anything', async () => {
     const a = makeRoom('a')
