@@ -114,14 +114,39 @@ export type ServerMessage =
 /** Longest peer id accepted in `to` (server ids are 36-character UUIDs). */
 const MAX_PEER_ID_LENGTH = 128
 
+/**
+ * Deepest nesting accepted in a signal's `data` (session descriptions and ICE candidates are two
+ * or three levels deep). Deeper data would overflow the stack when it is forwarded as JSON.
+ */
+export const MAX_SIGNAL_DATA_DEPTH = 32
+
 const roomName = v.pipe(v.string(), v.minLength(1, 'must be a non-empty string'))
 const peerId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_PEER_ID_LENGTH))
+const signalData = v.pipe(
+  v.unknown(),
+  v.check(
+    (value) => depthWithin(value, MAX_SIGNAL_DATA_DEPTH),
+    `is nested deeper than ${MAX_SIGNAL_DATA_DEPTH} levels`,
+  ),
+)
+
+/** True when `value` (parsed JSON) nests at most `max` arrays/objects deep. No recursion. */
+function depthWithin(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [item, depth] = top
+    if (typeof item !== 'object' || item === null) continue
+    if (depth >= max) return false
+    for (const child of Object.values(item)) stack.push([child, depth + 1])
+  }
+  return true
+}
 
 /** Schema of {@link ClientMessage}. Its output holds only the listed fields (nothing else is kept). */
 export const ClientMessageSchema: v.GenericSchema<unknown, ClientMessage> = v.variant('type', [
   v.object({ type: v.literal('join'), room: roomName, token: v.exactOptional(v.string()) }),
   v.object({ type: v.literal('leave'), room: roomName }),
-  v.object({ type: v.literal('signal'), room: roomName, to: peerId, data: v.unknown() }),
+  v.object({ type: v.literal('signal'), room: roomName, to: peerId, data: signalData }),
 ])
 
 /**

@@ -24,6 +24,11 @@ describe('signaling server: malformed messages', () => {
     ['signal without to', '{"type":"signal","room":"r","data":1}', /field "to" is missing/],
     ['signal without data', '{"type":"signal","room":"r","to":"x"}', /field "data" is missing/],
     ['leave with a room object', '{"type":"leave","room":{}}', /field "room"/],
+    [
+      'signal data nested 30,000 deep (it could not be forwarded)',
+      `{"type":"signal","room":"r","to":"x","data":${'['.repeat(30000)}${']'.repeat(30000)}}`,
+      /field "data" is nested deeper than 32 levels/,
+    ],
   ])('answers %s with ERR_BAD_MESSAGE and keeps the connection', async (_name, frame, reason) => {
     const server = await harness.server()
     const a = await harness.client(server)
