@@ -70,6 +70,15 @@ for (const name of ['process', 'Buffer', 'global']) {
   delete globalThis[name]
   if (name in globalThis) throw new Error('cannot remove the global ' + name)
 }
+// Node's console holds the worker's stdio streams (console._stdout), whose internal port talks to
+// the host's worker machinery: the code object gets a console of plain forwarding functions.
+const realConsole = console
+const safeConsole = Object.create(null)
+for (const key of Object.keys(realConsole)) {
+  const method = realConsole[key]
+  if (typeof method === 'function') safeConsole[key] = (...args) => Reflect.apply(method, realConsole, args)
+}
+Object.defineProperty(globalThis, 'console', { value: Object.freeze(safeConsole), writable: false, configurable: false, enumerable: false })
 await (${RUNTIME_SOURCE})(workerData.port, { Comlink, load })
 `
 

@@ -47,7 +47,14 @@ const attempts = {
   globalThisProcess: () => globalThis.process.binding('fs'),
   require: () => require('node:fs'),
   Buffer: () => Buffer.from('x'),
+  consoleStdio: () => {
+    const streams = [console._stdout, console._stderr, ...Object.getOwnPropertySymbols(console).map((s) => console[s])]
+    const found = streams.find((stream) => stream !== undefined)
+    if (found === undefined) throw new Error('console holds no stream')
+    return found
+  },
 }
+console.log('a code object can still log') // the forwarding console works
 export async function probe() {
   const outcome = {}
   for (const [name, attempt] of Object.entries(attempts)) {
@@ -64,7 +71,7 @@ export async function probe() {
   test('network, built-ins, files, packages and process are out of reach', async () => {
     const mod = await start<{ probe(): Record<string, string> }>(PROBE)
     const outcome = await mod.probe()
-    expect(Object.keys(outcome)).toHaveLength(16)
+    expect(Object.keys(outcome)).toHaveLength(17)
     for (const [name, result] of Object.entries(outcome)) {
       expect(result, name).not.toMatch(/^reached/)
     }
@@ -77,6 +84,7 @@ export async function probe() {
     )
     expect(outcome['processEnv']).toMatch(/ReferenceError: process is not defined/)
     expect(outcome['require']).toMatch(/ReferenceError: require is not defined/)
+    expect(outcome['consoleStdio']).toMatch(/console holds no stream/)
   })
 
   test('a static import of a built-in fails the load with ERR_CODE_LOAD', async () => {
