@@ -20,6 +20,7 @@
 import type { Endpoint } from 'comlink'
 
 import type { PeerjectError } from '../errors.js'
+import { isTimerDelay } from '../timers.js'
 
 type ListenerArgument = EventListenerOrEventListenerObject
 
@@ -119,7 +120,7 @@ export class CallGuard implements Endpoint {
   }
 
   #arm(delay: number): void {
-    if (!Number.isFinite(delay)) return
+    if (!isTimerDelay(delay)) return
     this.#timer = setTimeout(() => this.#expire(), Math.max(0, delay))
   }
 

@@ -21,6 +21,7 @@ import { CallGuard, CapabilityGate } from './endpoints.js'
 import { MAX_ERROR_MESSAGE } from './protocol.js'
 import type { FetchedCode, RunOptions, RunningCode } from './types.js'
 import type { WorkerHandle, WorkerHost } from './worker-host.js'
+import { isTimerDelay } from '../timers.js'
 
 /** Default `timeoutMs` of run(). */
 export const DEFAULT_RUN_TIMEOUT_MS = 30_000
@@ -162,7 +163,7 @@ async function load(
   capabilityPort: MessagePort | undefined,
 ): Promise<Readonly<Record<string, string>>> {
   const answer = await new Promise<unknown>((resolve, reject) => {
-    const timer = Number.isFinite(timeoutMs)
+    const timer = isTimerDelay(timeoutMs)
       ? setTimeout(
           () =>
             reject(

@@ -36,12 +36,13 @@ import type {
   RunOptions,
   RunningCode,
 } from './types.js'
+import { isTimerDelay } from '../timers.js'
 
 interface Pending {
   readonly type: CodeRequest['type']
   readonly resolve: (value: unknown) => void
   readonly reject: (error: PeerjectError) => void
-  readonly timer: ReturnType<typeof setTimeout>
+  readonly timer: ReturnType<typeof setTimeout> | undefined
 }
 
 /** The code channel with one peer. Create with `CodeService.session`. */
@@ -196,15 +197,18 @@ export class CodePeerSession {
     const bytes = this.#context.codec.encode(message)
     const timeoutMs = this.#context.limits.requestTimeoutMs
     return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#fail(
-          rid,
-          new PeerjectError(
-            'ERR_TIMEOUT',
-            `peer ${this.peerId} did not answer a code ${body.type} request within ${timeoutMs} ms; raise requestTimeoutMs in the code options' limits`,
-          ),
-        )
-      }, timeoutMs)
+      // A limit beyond what a timer holds (Infinity included) means no timeout.
+      const timer = isTimerDelay(timeoutMs)
+        ? setTimeout(() => {
+            this.#fail(
+              rid,
+              new PeerjectError(
+                'ERR_TIMEOUT',
+                `peer ${this.peerId} did not answer a code ${body.type} request within ${timeoutMs} ms; raise requestTimeoutMs in the code options' limits`,
+              ),
+            )
+          }, timeoutMs)
+        : undefined
       this.#pending.set(rid, { type: body.type, resolve, reject, timer })
       this.#send(bytes).catch((error: unknown) => {
         this.#fail(

@@ -14,13 +14,13 @@ import type { RpcLimits } from './limits.js'
 import type { Path } from './protocol.js'
 import {
   Handle,
-  MAX_TIMER_MS,
   labelText,
   releasedError,
   type CallOptions,
   type Label,
   type StubHost,
 } from './stub.js'
+import { isTimerDelay } from '../timers.js'
 
 /** Held value given to the finalization registry for one import. */
 export interface FinalizerToken {
@@ -339,7 +339,7 @@ export class Importer implements StubHost {
     }
     const timeoutMs = options.timeoutMs
     // Beyond what a timer can hold (about 24.8 days), or Infinity: no timeout at all.
-    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+    if (timeoutMs !== undefined && isTimerDelay(timeoutMs)) {
       const remaining = deadline === undefined ? timeoutMs : deadline - Date.now()
       if (remaining <= 0) this.#expire(id, label, timeoutMs)
       else waiter.timer = setTimeout(() => this.#expire(id, label, timeoutMs), remaining)

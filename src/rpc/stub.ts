@@ -24,6 +24,7 @@ import { PeerjectError } from '../errors.js'
 import { applyOperation, type LocalOperation } from './apply.js'
 import { formatPath } from './authorizer.js'
 import type { Path, PathKey } from './protocol.js'
+import { isTimerDelay } from '../timers.js'
 
 /** Answers with a stub's controller; how any peerject session recognises a stub. */
 export const STUB: unique symbol = Symbol.for('peerject.stub')
@@ -451,16 +452,13 @@ export function releasedError(label: string): PeerjectError {
   )
 }
 
-/** The longest delay `setTimeout` takes (2³¹ − 1 ms); longer ones (and Infinity) mean none. */
-export const MAX_TIMER_MS = 2_147_483_647
-
 /**
  * `promise`, unless `options` end the wait first: ERR_TIMEOUT `timeoutMs` after now, ERR_ABORTED
  * when `signal` aborts. Nothing is cancelled on the peer (as for calls: docs/rpc.md).
  */
 function bounded(promise: Promise<unknown>, options: CallOptions, label: string): Promise<unknown> {
   const { timeoutMs, signal } = options
-  if ((timeoutMs === undefined || timeoutMs > MAX_TIMER_MS) && signal === undefined) return promise
+  if ((timeoutMs === undefined || !isTimerDelay(timeoutMs)) && signal === undefined) return promise
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     const finish = (settle: () => void): void => {
@@ -478,7 +476,7 @@ function bounded(promise: Promise<unknown>, options: CallOptions, label: string)
       return
     }
     signal?.addEventListener('abort', onAbort, { once: true })
-    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+    if (timeoutMs !== undefined && isTimerDelay(timeoutMs)) {
       timer = setTimeout(
         () =>
           finish(() =>

@@ -108,6 +108,17 @@ describe('publish, fetch, run', () => {
     }
   })
 
+  test('timeouts beyond what a timer holds, or Infinity, mean none (they used to fire at once)', async () => {
+    const a = service()
+    const b = service({ limits: { requestTimeoutMs: Number.POSITIVE_INFINITY } })
+    const id = await a.publish(DEP)
+    const { fromB } = connect(a, b)
+    for (const timeoutMs of [Number.POSITIVE_INFINITY, 3e9]) {
+      const mod = await runFrom<{ double(x: number): number }>(fromB, id, { timeoutMs })
+      expect(await mod.double(21)).toBe(42)
+    }
+  })
+
   test('the id is the SHA-256 of the source; publish rejects dependencies that do not match the source', async () => {
     const a = service()
     const id = await a.publish('export default 1')
