@@ -1,5 +1,5 @@
 /** A hostile peer feeding hand-built messages to one session. */
-import { afterEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { Codec } from '../../src/codec/index.js'
 import type { PeerjectError } from '../../src/errors.js'
 import { ExportRegistry, RpcSession, type RpcLimits } from '../../src/rpc/index.js'
@@ -167,6 +167,30 @@ describe('protocol violations close the session alone', () => {
     await v.tick()
     expect(v.errors.map((e) => e.code)).toEqual(['ERR_QUOTA'])
     expect(v.session.stats()).toMatchObject({ closed: true, imports: 0 })
+  })
+
+  test('an onError handler that throws changes nothing: dispatch does not throw, the session closes', () => {
+    // The handler's error is rethrown as uncaught, in a microtask: capture it instead.
+    const rethrown: Array<() => void> = []
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
+      rethrown.push(task)
+    })
+    try {
+      const session = new RpcSession({
+        peer: 'evil',
+        codec: new Codec(),
+        exports: new ExportRegistry(),
+        send: async () => undefined,
+        onError: () => {
+          throw new Error('handler bug')
+        },
+      })
+      expect(() => session.dispatch(Uint8Array.of(0xc1, 0xc1))).not.toThrow()
+      expect(session.closed).toMatchObject({ code: 'ERR_PEER_LEFT' })
+      expect(() => rethrown.forEach((task) => task())).toThrow('handler bug')
+    } finally {
+      spy.mockRestore()
+    }
   })
 
   test('after closing, further input is ignored', async () => {

@@ -142,7 +142,12 @@ describe('bulk window', () => {
 
 describe('turns between small messages and bulk', () => {
   const KiB = 1024
-  const open = (scheduler: Scheduler): void =>
+  /** A scheduler with no session behind it (its pump requests are ignored), opened. */
+  const opened = (): Scheduler => {
+    const scheduler = new Scheduler(
+      () => undefined,
+      () => undefined,
+    )
     scheduler.open(
       {
         maxChunkBytes: 64 * KiB,
@@ -154,6 +159,8 @@ describe('turns between small messages and bulk', () => {
       },
       64 * KiB,
     )
+    return scheduler
+  }
   const small = (): OutgoingMessage =>
     new OutgoingMessage(1, new Uint8Array(100), {}, () => undefined)
   /** `next()` then `handed()`: the kind of the frame that went out, or undefined. */
@@ -164,11 +171,7 @@ describe('turns between small messages and bulk', () => {
   }
 
   test('a small message does not wait behind a fresh bulk frame when bulk was only waiting for an ACK', () => {
-    const scheduler = new Scheduler(
-      () => undefined,
-      () => undefined,
-    )
-    open(scheduler)
+    const scheduler = opened()
     scheduler.message(new OutgoingMessage(0, new Uint8Array(4 * MiB), {}, () => undefined))
     expect(send(scheduler)).toBe(FRAME_KIND.DATA) // no small message yet: full-size bulk
     scheduler.acked(scheduler.inFlight)
@@ -186,11 +189,7 @@ describe('turns between small messages and bulk', () => {
   })
 
   test('bulk still gets every other turn while small messages keep coming and the window is open', () => {
-    const scheduler = new Scheduler(
-      () => undefined,
-      () => undefined,
-    )
-    open(scheduler)
+    const scheduler = opened()
     scheduler.message(new OutgoingMessage(0, new Uint8Array(4 * MiB), {}, () => undefined))
     const kinds: Array<number | undefined> = []
     for (let i = 0; i < 6; i++) {
