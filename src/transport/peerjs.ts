@@ -40,6 +40,9 @@ import type { Platform } from '../platform.js'
 import { ChannelTransport, toBytes } from './data-channel.js'
 import type { DataChannelLike } from './data-channel.js'
 
+/** Messages kept from a peer before this side's 'open' (a HELLO, maybe a few frames). */
+const MAX_EARLY_MESSAGES = 64
+
 /** Where the PeerServer runs, as given to `new Peer(id, options)`. */
 export interface PeerJsServerOptions {
   readonly host: string
@@ -93,6 +96,8 @@ interface Link {
   readonly conn: DataConnection
   readonly outgoing: boolean
   transport: ChannelTransport | undefined
+  /** Messages that came before the transport existed (the other side may send before our 'open'). */
+  early: unknown[]
   timer: ReturnType<typeof setTimeout> | undefined
   /** Order of creation: a peer list requested before a link existed cannot judge it. */
   readonly seq: number
@@ -368,7 +373,14 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
   }
 
   #track(remote: PeerId, conn: DataConnection, outgoing: boolean): void {
-    const link: Link = { conn, outgoing, transport: undefined, timer: undefined, seq: ++this.#seq }
+    const link: Link = {
+      conn,
+      outgoing,
+      transport: undefined,
+      timer: undefined,
+      seq: ++this.#seq,
+      early: [],
+    }
     this.#links.set(remote, link)
     this.#schedulePoll()
     link.timer = setTimeout(() => {
@@ -379,6 +391,13 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
       )
     }, this.#timeoutMs)
     conn.on('open', () => this.#opened(remote, link))
+    // From the start, not from 'open': the peer's first frame (its HELLO) can be delivered before
+    // this side's 'open' event, and a message with no listener is lost.
+    conn.on('data', (data: unknown) => {
+      if (link.transport !== undefined) this.#receive(remote, link.transport, data)
+      else if (link.early.length < MAX_EARLY_MESSAGES) link.early.push(data)
+      else this.#fail(remote, link, `peer ${remote} sent too much before its channel opened`)
+    })
     conn.on('close', () => this.#gone(remote, link, 'its PeerJS connection closed'))
     conn.peerConnection.addEventListener('connectionstatechange', () => {
       const state = conn.peerConnection?.connectionState
@@ -404,18 +423,20 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
       closeUnderlying: () => link.conn.close(),
     })
     link.transport = transport
-    link.conn.on('data', (data: unknown) => {
-      const bytes = toBytes(data)
-      if (bytes !== undefined) transport.receive(bytes)
-      else
-        transport.close(
-          new PeerjectError(
-            'ERR_BAD_MESSAGE',
-            `peer ${remote} sent a text message; peerject peers send binary only`,
-          ),
-        )
-    })
+    for (const data of link.early.splice(0)) this.#receive(remote, transport, data)
     this.emit('open', remote, transport)
+  }
+
+  #receive(remote: PeerId, transport: ChannelTransport, data: unknown): void {
+    const bytes = toBytes(data)
+    if (bytes !== undefined) transport.receive(bytes)
+    else
+      transport.close(
+        new PeerjectError(
+          'ERR_BAD_MESSAGE',
+          `peer ${remote} sent a text message; peerject peers send binary only`,
+        ),
+      )
   }
 
   /** The connection ended: a leave when it was open, a failure when it was pending. */
