@@ -272,21 +272,50 @@ export class CodePeerSession {
       return
     }
     this.#serving++
+    let response: CodeResponse
     try {
-      const value =
+      const work: Promise<ListResult | GetResult> =
         request.type === 'list'
-          ? await this.#serveList(request.token)
-          : await this.#serveGet(request.id, request.token)
-      await this.#answer({ type: 'ok', rid, value })
+          ? this.#serveList(request.token)
+          : this.#serveGet(request.id, request.token)
+      response = { type: 'ok', rid, value: await this.#bounded(work, request.type) }
     } catch (error) {
       const code: ErrorCode = isPeerjectError(error) ? error.code : 'ERR_INTERNAL'
       const message = isPeerjectError(error)
         ? error.message
         : 'the serving peer could not read its code store'
-      await this.#answer({ type: 'err', rid, code, message })
+      response = { type: 'err', rid, code, message }
     } finally {
+      // Free before answering: once the peer has its answer, it may use the slot again.
       this.#serving--
     }
+    await this.#answer(response)
+  }
+
+  /**
+   * `work` (this side's verifyToken and store hooks), given up after `requestTimeoutMs`: the
+   * requester stops waiting then anyway, and a hook that never settles must not hold one of the
+   * peer's `maxInFlight` slots for ever. What the hook does later is ignored.
+   */
+  #bounded<T>(work: Promise<T>, type: string): Promise<T> {
+    const timeoutMs = this.#context.limits.requestTimeoutMs
+    if (!isTimerDelay(timeoutMs)) return work
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new PeerjectError(
+              'ERR_TIMEOUT',
+              `the serving peer's verifyToken or code store did not answer a ${type} request within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      )
+    })
+    // The losing side settles unobserved: keep its rejection from being reported as unhandled.
+    work.catch(() => undefined)
+    return Promise.race([work, expired]).finally(() => clearTimeout(timer))
   }
 
   async #serveList(token: unknown): Promise<ListResult> {

@@ -131,7 +131,11 @@ export type RunningCode<T> = Remote<T> & {
 
 /** Receiver-side limits of the code service. */
 export interface CodeLimits {
-  /** A request to a peer rejects `ERR_TIMEOUT` after this long. Default 30 000 ms. */
+  /**
+   * A request to a peer rejects `ERR_TIMEOUT` after this long; serving a peer's request (this
+   * side's `verifyToken` and store hooks) is given up after it too, freeing its `maxInFlight`
+   * slot. Default 30 000 ms; above 2³¹ − 1 ms (Infinity included) means no timeout.
+   */
   readonly requestTimeoutMs?: number
   /** Requests from one peer served at once; more are answered `ERR_QUOTA`. Default 16. */
   readonly maxInFlight?: number

@@ -172,6 +172,22 @@ describe('a hostile peer asking', () => {
     expect(await next()).toMatchObject({ type: 'err', rid: 1, code: 'ERR_NOT_FOUND' })
     expect(await next()).toMatchObject({ type: 'err', rid: 2, code: 'ERR_NOT_FOUND' })
   })
+
+  test('a verifyToken that never settles is given up after requestTimeoutMs, freeing its slot', async () => {
+    let calls = 0
+    const { next, send } = scripted(
+      {
+        // The first check hangs for ever; later ones deny at once.
+        verifyToken: () => (calls++ === 0 ? new Promise<boolean>(() => undefined) : false),
+      },
+      { maxInFlight: 1, requestTimeoutMs: 50 },
+    )
+    send({ type: 'get', rid: 1, id: 'a'.repeat(64) })
+    expect(await next()).toMatchObject({ type: 'err', rid: 1, code: 'ERR_TIMEOUT' })
+    // The slot is free again: this request is served, not refused ERR_QUOTA.
+    send({ type: 'get', rid: 2, id: 'a'.repeat(64) })
+    expect(await next()).toMatchObject({ type: 'err', rid: 2, code: 'ERR_DENIED' })
+  })
 })
 
 describe('a hostile peer answering', () => {
