@@ -6,7 +6,6 @@ import { CodeService } from './code/index.js'
 import type { CodeLimits, CodeStore, TrustedKey, VerifyToken, WorkerHost } from './code/index.js'
 import { ClassRegistry, Codec } from './codec/index.js'
 import type { Connector } from './connector.js'
-import { PeerjectError } from './errors.js'
 import { createMeshConnector } from './mesh.js'
 import type { Platform } from './platform.js'
 import { Room } from './room.js'
@@ -57,9 +56,12 @@ export type RoomLimits = Partial<WireLimits> & Partial<RpcLimits> & { readonly m
 export interface JoinOptions {
   /** The room to join. Peers in the same room connect to each other. */
   readonly room: string
-  /** URL of peerject's signaling server, e.g. `ws://localhost:8787`. Required unless `peerjs`. */
+  /**
+   * URL of peerject's signaling server, e.g. `ws://localhost:8787`. Required unless `peerjs`; not
+   * both (TypeError).
+   */
   readonly signaling?: string
-  /** Passed to the signaling server's `verifyToken` (or checked as a JWT). */
+  /** Passed to the signaling server's `verifyToken` (or checked as a JWT). Not with `peerjs`. */
   readonly token?: string
   /** Join through a PeerServer instead of peerject's signaling server. */
   readonly peerjs?: PeerJsServerOptions
@@ -101,10 +103,18 @@ export interface JoinContext {
 
 /** @internal Shared implementation of the entry points' `joinRoom`. */
 export async function join(options: JoinOptions, context: JoinContext): Promise<Room> {
+  // Wrong options are programming errors: TypeError / RangeError, like the limits' checks.
   if (typeof options.room !== 'string' || options.room.length === 0) {
-    throw new PeerjectError(
-      'ERR_BAD_MESSAGE',
-      'joinRoom needs a room name: joinRoom({ room: "demo", … })',
+    throw new TypeError('joinRoom needs a room name: joinRoom({ room: "demo", … })')
+  }
+  if (options.peerjs !== undefined && options.signaling !== undefined) {
+    throw new TypeError(
+      'joinRoom takes either signaling (a peerject signaling server) or peerjs (a PeerServer), not both',
+    )
+  }
+  if (options.peerjs !== undefined && options.token !== undefined) {
+    throw new TypeError(
+      'joinRoom: token is for a peerject signaling server; a PeerServer is joined with peerjs: { key, … }',
     )
   }
   const limits = splitLimits(options.limits)
@@ -132,8 +142,7 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     })
   } else {
     if (typeof options.signaling !== 'string') {
-      throw new PeerjectError(
-        'ERR_SIGNALING',
+      throw new TypeError(
         'joinRoom needs a signaling server URL: joinRoom({ signaling: "ws://localhost:8787", room }) — or a PeerServer: joinRoom({ peerjs: { host, port } })',
       )
     }

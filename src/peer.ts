@@ -293,7 +293,7 @@ export class Peer {
 function broadcastStreamError(path: string): PeerjectError {
   return new PeerjectError(
     'ERR_UNSERIALIZABLE',
-    `${path} is a byte stream; a stream can be read once, so room.broadcast cannot send it to several peers: send it to each peer with peer.send (tee() a ReadableStream to copy it)`,
+    `${path} is a byte stream; a stream can be read once, so room.broadcast cannot send it (even to a room of one peer, which may grow): send it to each peer with peer.send (tee() a ReadableStream to copy it)`,
   )
 }
 

@@ -178,7 +178,9 @@ export class Room extends Emitter<RoomEvents> {
                   },
                 }),
           },
-          peers.length > 1,
+          // Shared even with one peer: a stream is refused whoever is in the room, so an app
+          // tried with two tabs does not start failing when a third joins.
+          true,
           transfer,
         ),
       ),

@@ -19,7 +19,7 @@ import { PeerjectError } from '../errors.js'
 import { classify, classifyObject, describeRefusal, type Classification } from './classify.js'
 import type { ClassRegistry } from './class-registry.js'
 import { errorWireClass, isAggregate } from './error-values.js'
-import { EntrySegment, formatPath, type PathSegment } from './path.js'
+import { EntrySegment, formatPath, type PathNamer, type PathSegment } from './path.js'
 import {
   BINARY_ARRAY_BUFFER,
   BINARY_DATA_VIEW,
@@ -45,6 +45,8 @@ export interface ExternalHooks {
   export(kind: ExternalKind, value: object, path: string): unknown
   /** Receiver side: turns what `export` returned back into a live value (a stub, a stream). */
   import(kind: ExternalKind, data: unknown): unknown
+  /** Names paths in error messages and in `export`'s `path` (default: from the root `value`). */
+  readonly name?: PathNamer
 }
 
 /**
@@ -74,12 +76,14 @@ export class Encoder {
   private count = 0
   private readonly segments: PathSegment[] = []
   private hooks: ExternalHooks | undefined
+  private readonly namer: PathNamer | undefined
 
   constructor(
     private readonly settings: EncoderSettings,
     hooks: ExternalHooks | undefined,
   ) {
     this.hooks = hooks
+    this.namer = hooks?.name
   }
 
   /** Encodes `value`, found at `depth` (the root is at 0). */
@@ -323,7 +327,7 @@ export class Encoder {
   }
 
   private path(depth: number): string {
-    return formatPath(this.segments, depth)
+    return formatPath(this.segments, depth, this.namer)
   }
 }
 

@@ -20,3 +20,4 @@ export {
 } from './classify.js'
 export { Inline, type ExternalHooks } from './encoder.js'
 export type { ExternalKind } from './tags.js'
+export type { PathNamer, PathSegment } from './path.js'

@@ -27,15 +27,31 @@ export type PathSegment = string | number | EntrySegment
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
-/** Formats `segments[1..depth]` after the root name `value`. */
-export function formatPath(segments: readonly PathSegment[], depth: number): string {
-  let path = 'value'
-  for (let i = 1; i <= depth; i++) {
+/**
+ * How a layer that wraps values in messages of its own names what its user sent (the rpc layer:
+ * `[4][0]` of a call message is `arguments[0] of add()`). Given the segments, returns the root's
+ * name, how many leading segments it stands for, and text to put after the rest of the path; or
+ * undefined for the default root `value`.
+ */
+export type PathNamer = (
+  segments: readonly PathSegment[],
+  depth: number,
+) => { readonly root: string; readonly consumed: number; readonly suffix: string } | undefined
+
+/** Formats `segments[1..depth]` after the root name `value` (or what `namer` names it). */
+export function formatPath(
+  segments: readonly PathSegment[],
+  depth: number,
+  namer?: PathNamer,
+): string {
+  const named = namer?.(segments, depth)
+  let path = named?.root ?? 'value'
+  for (let i = 1 + (named?.consumed ?? 0); i <= depth; i++) {
     const segment = segments[i]
     if (segment === undefined) continue
     path += formatSegment(segment)
   }
-  return path
+  return named === undefined ? path : path + named.suffix
 }
 
 function formatSegment(segment: PathSegment): string {

@@ -17,9 +17,9 @@
  * Over 400 lines on purpose: the outgoing queue (post, flush, batches, send failures) shares the
  * session's closed state, hooks and error paths; split, each half would reach into the other.
  */
-import { Inline, type Codec, type ExternalHooks } from '../codec/index.js'
+import { Inline, type Codec, type ExternalHooks, type PathSegment } from '../codec/index.js'
 import { PeerjectError, formatBytes } from '../errors.js'
-import { defaultAuthorizer, type Authorizer } from './authorizer.js'
+import { defaultAuthorizer, formatPath, type Authorizer } from './authorizer.js'
 import type { ExportRegistry } from './export-registry.js'
 import { Exporter } from './exporter.js'
 import { defaultFinalizer, Importer, type FinalizerFactory } from './importer.js'
@@ -98,6 +98,8 @@ export class RpcSession {
   readonly #exportHooks: ExternalHooks
   /** Exports created by the encoding in progress (see {@link RpcSession} `#post`). */
   #exported: number[] | undefined
+  /** The message being encoded, for naming paths in errors (`arguments[0] of add()`). */
+  #encoding: readonly unknown[] | undefined
   #outbox: Outgoing[] = []
   /** A macrotask will flush queued releases. */
   #releaseArmed = false
@@ -134,6 +136,8 @@ export class RpcSession {
       import: () => {
         throw new PeerjectError('ERR_INTERNAL', 'import hook used while encoding')
       },
+      name: (segments) =>
+        this.#encoding === undefined ? undefined : nameInMessage(this.#encoding, segments),
     }
   }
 
@@ -266,13 +270,16 @@ export class RpcSession {
     } else {
       // Encodings nest when a stream hook posts: keep the outer one's exports apart.
       const outer = this.#exported
+      const outerMessage = this.#encoding
       this.#exported = undefined
+      this.#encoding = message
       let bytes: Uint8Array
       try {
         bytes = this.#options.codec.encode(message, this.#exportHooks)
       } catch (error) {
         for (const id of this.#exported ?? []) this.#exporter.unexport(id)
         this.#exported = outer
+        this.#encoding = outerMessage
         const coded = asCoded(error, 'ERR_UNSERIALIZABLE')
         if (onFailure !== undefined) onFailure(coded)
         else this.#report(coded)
@@ -280,6 +287,7 @@ export class RpcSession {
       }
       const exported = this.#exported
       this.#exported = outer
+      this.#encoding = outerMessage
       const limit = this.#options.maxMessageBytes?.()
       if (limit !== undefined && bytes.byteLength > limit) {
         const error = new PeerjectError(
@@ -515,6 +523,39 @@ export class RpcSession {
 }
 
 /** Runs `task` in a later macrotask: `setImmediate` in Node (no timer), else `setTimeout(0)`. */
+/**
+ * Names a path inside an rpc message by what the user sent: `[4][0]` of a call is
+ * `arguments[0] of add()`, `[4]` of a set is `value assigned to onChange`, `[2]` of a return is
+ * `result of the remote call`. Undefined (the codec's default) for anything else.
+ */
+function nameInMessage(
+  message: readonly unknown[],
+  segments: readonly PathSegment[],
+): { root: string; consumed: number; suffix: string } | undefined {
+  const member = (path: unknown): string =>
+    Array.isArray(path) && path.length > 0 ? formatPath(path) : 'the function'
+  switch (message[0]) {
+    case 'call':
+    case 'new': {
+      const index = segments[2]
+      if (segments[1] !== 4 || typeof index !== 'number') return undefined
+      const call = `${message[0] === 'new' ? 'new ' : ''}${member(message[3])}()`
+      return { root: `arguments[${index}]`, consumed: 2, suffix: ` of ${call}` }
+    }
+    case 'set':
+      if (segments[1] !== 4) return undefined
+      return { root: 'value', consumed: 1, suffix: ` assigned to ${member(message[3])}` }
+    case 'return':
+      if (segments[1] !== 2) return undefined
+      return { root: 'result', consumed: 1, suffix: ' of the remote call' }
+    case 'throw':
+      if (segments[1] !== 2) return undefined
+      return { root: 'error', consumed: 1, suffix: ' thrown by the remote call' }
+    default:
+      return undefined
+  }
+}
+
 const nextMacrotask: (task: () => void) => void =
   typeof globalThis.setImmediate === 'function'
     ? (task) => void globalThis.setImmediate(task)

@@ -130,6 +130,29 @@ describe('joinRoom options and a left room', () => {
     expect(timeout).toBeInstanceOf(RangeError)
   })
 
+  it('missing or conflicting connection options reject with a TypeError saying what to pass', async () => {
+    const cases: Array<[Parameters<typeof joinRoom>[0], string]> = [
+      [{ signaling: server.url, room: '' }, 'needs a room name'],
+      [{ room: 'options' }, 'needs a signaling server URL'],
+      [
+        { signaling: server.url, peerjs: { host: '127.0.0.1', port: 1 }, room: 'options' },
+        'either signaling',
+      ],
+      [{ peerjs: { host: '127.0.0.1', port: 1 }, token: 't', room: 'options' }, 'token is for'],
+    ]
+    for (const [options, text] of cases) {
+      const error = await joinRoom(options).then(
+        (room) => {
+          room.leave()
+          return undefined
+        },
+        (error: unknown) => error,
+      )
+      expect(error, text).toBeInstanceOf(TypeError)
+      expect(String(error)).toContain(text)
+    }
+  })
+
   it('limits.maxDepth reaches the codec: deeper values are refused on send', async () => {
     const a = await joinRoom({ signaling: server.url, room: 'depth', limits: { maxDepth: 4 } })
     rooms.push(a)

@@ -156,6 +156,22 @@ describe('room.broadcast', () => {
     expect(received).toEqual(['after'])
   })
 
+  it('refuses a byte stream with a single peer too (a room may grow)', async () => {
+    const a = makeRoom('a')
+    const b = makeRoom('b')
+    await link(a, b)
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([1]))
+        controller.close()
+      },
+    })
+    const error = await a.room.broadcast({ body: stream }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    expect((error as Error).message).toContain('value.body is a byte stream')
+    expect(stream.locked).toBe(false)
+  })
+
   it('a peer that cannot take the value fails the broadcast naming it; the others get it', async () => {
     const a = makeRoom('a')
     const b = makeRoom('b')

@@ -340,3 +340,47 @@ describe('results passed back as arguments', () => {
     pair.close()
   })
 })
+
+describe('errors name what the user sent, not the message layout', () => {
+  test('arguments, assigned values, results and thrown errors that cannot cross', async () => {
+    const pair = createMemoryPair()
+    const failures: unknown[] = []
+    pair.exportsB.expose('api', {
+      add: (_a: unknown, _b: unknown) => 1,
+      make: class {
+        constructor(_options: unknown) {}
+      },
+      odd: () => ({ items: [Symbol('s')] }),
+      fail: () => {
+        throw Object.assign(new Error('no'), { detail: Symbol('d') })
+      },
+      onChange: undefined as unknown,
+    })
+    const api = pair.a.resolve<{
+      add(a: unknown, b: unknown): number
+      make: new (options: unknown) => object
+      odd(): unknown
+      fail(): unknown
+      onChange: unknown
+    }>('api')
+    const message = async (promise: PromiseLike<unknown>): Promise<string> => {
+      const error = await Promise.resolve(promise).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      failures.push(error)
+      return (error as Error).message
+    }
+    expect(await message(api.add(1, { handle: Symbol('h') }))).toMatch(
+      /^arguments\[1\]\.handle of add\(\) is a symbol/,
+    )
+    expect(await message(new api.make(Symbol('x')))).toMatch(/^arguments\[0\] of new make\(\)/)
+    expect(await message(set(api.onChange, [Symbol('v')]))).toMatch(
+      /^value\[0\] assigned to onChange is a symbol/,
+    )
+    expect(await message(api.odd())).toMatch(/^result\.items\[0\] of the remote call is a symbol/)
+    expect(await message(api.fail())).toMatch(/error\.detail thrown by the remote call/)
+    for (const error of failures) expect(error).toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    pair.close()
+  })
+})
