@@ -20,6 +20,7 @@ import * as Comlink from 'comlink'
 import { Codec } from '../src/codec/index.js'
 import { CodeService, type CodePeerSession } from '../src/code/index.js'
 import { NodeWorkerHost } from '../src/code/node.js'
+import type { PeerId } from '../src/ids.js'
 
 /** One measured quantity. */
 export interface CodeBenchResult {
@@ -120,10 +121,10 @@ export async function runCodeBench(options: CodeBenchOptions = {}): Promise<Code
 /** Fetcher → publisher sessions over an asynchronous in-memory link; returns the fetcher's side. */
 function connect(publisher: CodeService, fetcher: CodeService): CodePeerSession {
   const link: { toPublisher?: CodePeerSession; toFetcher?: CodePeerSession } = {}
-  link.toFetcher = publisher.session('fetcher', async (bytes) => {
+  link.toFetcher = publisher.session('fetcher' as PeerId, async (bytes) => {
     queueMicrotask(() => link.toPublisher?.dispatch(bytes))
   })
-  link.toPublisher = fetcher.session('publisher', async (bytes) => {
+  link.toPublisher = fetcher.session('publisher' as PeerId, async (bytes) => {
     queueMicrotask(() => link.toFetcher?.dispatch(bytes))
   })
   return link.toPublisher

@@ -25,6 +25,7 @@ import type {
   VerifyToken,
 } from './types.js'
 import type { WorkerHost } from './worker-host.js'
+import type { PeerId } from '../ids.js'
 
 /** Encodes and decodes code-channel messages (the room's `Codec` fits). */
 export interface CodeCodec {
@@ -176,7 +177,7 @@ export class CodeService {
    * The code channel with peer `peerId`: `send` delivers bytes to that peer's code channel; feed
    * what arrives from it to the session's `dispatch`.
    */
-  session(peerId: string, send: (bytes: Uint8Array) => Promise<void>): CodePeerSession {
+  session(peerId: PeerId, send: (bytes: Uint8Array) => Promise<void>): CodePeerSession {
     if (this.#closed !== undefined) throw this.#closed
     const session = new CodePeerSession(this.#context, peerId, send)
     this.#sessions.add(session)

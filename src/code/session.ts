@@ -37,6 +37,7 @@ import type {
   RunningCode,
 } from './types.js'
 import { isTimerDelay } from '../timers.js'
+import type { PeerId } from '../ids.js'
 
 interface Pending {
   readonly type: CodeRequest['type']
@@ -48,7 +49,7 @@ interface Pending {
 /** The code channel with one peer. Create with `CodeService.session`. */
 export class CodePeerSession {
   /** The peer at the other end. */
-  readonly peerId: string
+  readonly peerId: PeerId
   readonly #context: CodeContext
   readonly #send: (bytes: Uint8Array) => Promise<void>
   readonly #pending = new Map<number, Pending>()
@@ -57,7 +58,7 @@ export class CodePeerSession {
   #closed: PeerjectError | undefined
 
   /** @internal Use `CodeService.session`. */
-  constructor(context: CodeContext, peerId: string, send: (bytes: Uint8Array) => Promise<void>) {
+  constructor(context: CodeContext, peerId: PeerId, send: (bytes: Uint8Array) => Promise<void>) {
     this.#context = context
     this.peerId = peerId
     this.#send = send

@@ -3,6 +3,7 @@
  * publish / fetch / run, and what run returns. See docs/security.md for the trust model.
  */
 import type { Remote } from 'comlink'
+import type { PeerId } from '../ids.js'
 
 /** A value or a promise of it: every store hook and `verifyToken` may be sync or async. */
 export type MaybePromise<T> = T | Promise<T>
@@ -58,7 +59,7 @@ export interface CodeStore {
  * Decides whether `peer` may fetch code object `id` with `token` (sync or async). Also called once
  * per object for a `list` request, which returns only what the token may fetch. A throw denies.
  */
-export type VerifyToken = (token: unknown, id: CodeId, peer: string) => MaybePromise<boolean>
+export type VerifyToken = (token: unknown, id: CodeId, peer: PeerId) => MaybePromise<boolean>
 
 /** Options of `publish(source, options)`. */
 export interface PublishOptions {

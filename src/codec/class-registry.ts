@@ -71,20 +71,20 @@ export class ClassRegistry {
       typeof ctor.prototype !== 'object' ||
       ctor.prototype === null
     ) {
-      throw new PeerjectError('ERR_UNSERIALIZABLE', 'classes.register expects a class')
+      throw new PeerjectError('ERR_UNSERIALIZABLE', 'registerClass expects a class')
     }
     const name = options?.name ?? ctor.name
     if (typeof name !== 'string' || name === '') {
       throw new PeerjectError(
         'ERR_UNSERIALIZABLE',
-        'classes.register: this class has no name; pass one: register(ctor, { name: "MyClass" })',
+        'registerClass: this class has no name; pass one: room.registerClass(MyClass, { name: "MyClass" })',
       )
     }
     const prototype = ctor.prototype as object
     if (prototype === Object.prototype) {
       throw new PeerjectError(
         'ERR_UNSERIALIZABLE',
-        'classes.register(Object): plain objects cross without registration',
+        'registerClass(Object): plain objects cross without registration',
       )
     }
     for (const builtIn of NOT_REGISTRABLE) {
@@ -94,7 +94,7 @@ export class ClassRegistry {
       ) {
         throw new PeerjectError(
           'ERR_UNSERIALIZABLE',
-          `classes.register(${name}): ${name === builtIn.name ? name : `subclasses of ${builtIn.name}`} cannot be registered (built-in types cross as themselves; subclasses of built-ins other than Error are not supported)`,
+          `registerClass(${name}): ${name === builtIn.name ? name : `subclasses of ${builtIn.name}`} cannot be registered (built-in types cross as themselves; subclasses of built-ins other than Error are not supported)`,
         )
       }
     }
@@ -102,19 +102,19 @@ export class ClassRegistry {
     if (isBuiltInErrorPrototype(prototype)) {
       throw new PeerjectError(
         'ERR_UNSERIALIZABLE',
-        `classes.register(${name}): built-in error classes cross without registration`,
+        `registerClass(${name}): built-in error classes cross without registration`,
       )
     }
     if (this.#byName.has(name)) {
       throw new PeerjectError(
         'ERR_UNSERIALIZABLE',
-        `classes.register: the name "${name}" is already registered; pass a unique { name }`,
+        `registerClass: the name "${name}" is already registered; pass a unique { name }`,
       )
     }
     if (this.#byPrototype.has(prototype)) {
       throw new PeerjectError(
         'ERR_UNSERIALIZABLE',
-        `classes.register(${name}): this class is already registered as "${this.#byPrototype.get(prototype)?.name ?? ''}"`,
+        `registerClass(${name}): this class is already registered as "${this.#byPrototype.get(prototype)?.name ?? ''}"`,
       )
     }
     const omit = options?.omit

@@ -179,7 +179,27 @@ export function describeRefusal(value: unknown, path: string): string {
   if (name === undefined) {
     return `${path} is an object of an unknown kind; it cannot cross the wire (send plain data, or markByReference it)`
   }
+  if (typeof Node === 'function' && value instanceof Node) {
+    return `${path} is a DOM node (${name}); DOM nodes cannot cross the wire: send the data it shows (its text, its attributes, or outerHTML)`
+  }
+  if (isPlatformClass(value)) {
+    return `${path} is a ${name}, an object of the platform, not data; it cannot cross the wire: send the data it holds (or markByReference it to use it remotely)`
+  }
   return `${path} is an instance of ${name}, which is not a registered class; register it on both peers with room.registerClass(${name}) or joinRoom({ classes }) (or markByReference it to pass it as a reference)`
+}
+
+/** True when `value`'s constructor is built into the platform (native code): no class of the user's. */
+function isPlatformClass(value: unknown): boolean {
+  try {
+    const ctor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(value), 'constructor')
+      ?.value as unknown
+    return (
+      typeof ctor === 'function' &&
+      /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(ctor))
+    )
+  } catch {
+    return false
+  }
 }
 
 function constructorName(value: unknown): string | undefined {

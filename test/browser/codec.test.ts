@@ -37,6 +37,25 @@ afterAll(async () => {
   await server.close()
 })
 
+it('DOM nodes and other platform objects are refused as such, not as classes to register', async () => {
+  const messages = (await page.evaluate(`(() => {
+    const codec = new window.codecModule.Codec()
+    return [{ el: document.body }, { key: new DOMMatrix() }].map((value) => {
+      try {
+        codec.encode(value)
+        return 'encoded'
+      } catch (error) {
+        return error.code + ' ' + error.message
+      }
+    })
+  })()`)) as string[]
+  expect(messages[0]).toMatch(/^ERR_UNSERIALIZABLE value\.el is a DOM node \(HTMLBodyElement\)/)
+  expect(messages[1]).toMatch(
+    /^ERR_UNSERIALIZABLE value\.key is a DOMMatrix, an object of the platform/,
+  )
+  for (const message of messages) expect(message).not.toContain('registerClass')
+})
+
 it('the round-trip table passes through the real codec in Chromium', async () => {
   const result = (await page.evaluate(`(() => {
     const { Codec } = window.codecModule

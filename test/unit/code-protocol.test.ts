@@ -18,6 +18,7 @@ import {
   type WorkerHost,
 } from '../../src/code/index.js'
 import { PeerjectError } from '../../src/errors.js'
+import type { PeerId } from '../../src/ids.js'
 
 const codec = new Codec()
 const noWorkers: WorkerHost = {
@@ -34,7 +35,7 @@ function scripted(options: Partial<CodeServiceOptions> = {}, limits?: CodeLimits
   })
   const queue: unknown[] = []
   const waiting: Array<(value: unknown) => void> = []
-  const session: CodePeerSession = service.session('peer-x', async (bytes) => {
+  const session: CodePeerSession = service.session('peer-x' as PeerId, async (bytes) => {
     const message = codec.decode(bytes)
     const waiter = waiting.shift()
     if (waiter === undefined) queue.push(message)
@@ -242,7 +243,7 @@ describe('a hostile peer answering', () => {
   test('a send that fails rejects the request with its error', async () => {
     const service = new CodeService({ codec, host: noWorkers })
     const broken = new PeerjectError('ERR_CLOSED', 'channel closed')
-    const session = service.session('peer-y', () => Promise.reject(broken))
+    const session = service.session('peer-y' as PeerId, () => Promise.reject(broken))
     await expect(session.list()).rejects.toBe(broken)
   })
 })

@@ -18,6 +18,7 @@ import {
 } from '../../src/code/index.js'
 import { NodeWorkerHost } from '../../src/code/node.js'
 import { PeerjectError } from '../../src/errors.js'
+import type { PeerId } from '../../src/ids.js'
 
 const host = new NodeWorkerHost()
 const running: Array<{ dispose(): void }> = []
@@ -39,11 +40,11 @@ function connect(
     a: undefined as CodePeerSession | undefined,
     b: undefined as CodePeerSession | undefined,
   }
-  const fromA = a.session('peer-b', async (bytes) => {
+  const fromA = a.session('peer-b' as PeerId, async (bytes) => {
     const copy = bytes.slice()
     queueMicrotask(() => link.b?.dispatch(copy))
   })
-  const fromB = b.session('peer-a', async (bytes) => {
+  const fromB = b.session('peer-a' as PeerId, async (bytes) => {
     const copy = bytes.slice()
     queueMicrotask(() => link.a?.dispatch(copy))
   })

@@ -134,6 +134,14 @@ describe('registered classes on the wire', () => {
     )
   })
 
+  it('refuses an object built into the platform as such, without suggesting registration', () => {
+    expectCode(
+      () => new Codec().encode({ order: new Intl.Collator() }),
+      'ERR_UNSERIALIZABLE',
+      /^value\.order is a Collator, an object of the platform, not data; it cannot cross/,
+    )
+  })
+
   it('matches by exact prototype: a subclass of a registered class is not registered', () => {
     class Base {
       b = 1
