@@ -66,7 +66,17 @@ export async function loadNodePlatform(choice: NodeWebRtc | undefined): Promise<
       maxChannelMessageSize: 128 * 1024,
     }
   }
-  const ndc = (await import('node-datachannel/polyfill')) as unknown as WebRtcImplementation
+  let ndc: WebRtcImplementation
+  try {
+    ndc = (await import('node-datachannel/polyfill')) as unknown as WebRtcImplementation
+  } catch (error) {
+    // An optional peer dependency: browser apps need not install its native binaries.
+    throw new PeerjectError(
+      'ERR_CONNECT',
+      'peerject/node needs a WebRTC implementation: npm install node-datachannel (or @roamhq/wrtc with joinRoom({ webrtc: "wrtc" }))',
+      { cause: error },
+    )
+  }
   return {
     name: 'node',
     webrtc: nodeDataChannelAdapter(ndc),
