@@ -13,6 +13,7 @@ import { PeerjectError } from '../errors.js'
 import type { RpcLimits } from './limits.js'
 import type { Path } from './protocol.js'
 import {
+  controllerOf,
   Handle,
   labelText,
   releasedError,
@@ -21,6 +22,9 @@ import {
   type StubHost,
 } from './stub.js'
 import { isTimerDelay } from '../timers.js'
+
+/** Most values a late reply's walk visits (see {@link Importer} `#giveBackWithin`). */
+const MAX_LATE_WALK = 10_000
 
 /** Held value given to the finalization registry for one import. */
 export interface FinalizerToken {
@@ -237,7 +241,7 @@ export class Importer implements StubHost {
    */
   settle(id: number, ok: boolean, value: unknown): boolean {
     if (id >= this.#nextId) return false
-    this.#settle(id, ok, value)
+    if (!this.#settle(id, ok, value)) this.#giveBackWithin(value)
     return true
   }
 
@@ -261,7 +265,7 @@ export class Importer implements StubHost {
    * Settles the waiter of reply `id`. Without one (and unless `waitersOnly`), a reply for an
    * answer nobody pulled means the exporter dropped it (quota): the answer settles locally.
    */
-  #settle(id: number, ok: boolean, value: unknown, waitersOnly = false): void {
+  #settle(id: number, ok: boolean, value: unknown, waitersOnly = false): boolean {
     const waiter = this.#waiters.get(id)
     if (waiter !== undefined) {
       this.#waiters.delete(id)
@@ -275,15 +279,17 @@ export class Importer implements StubHost {
       }
       if (ok) waiter.resolve(value)
       else waiter.reject(value)
-      return
+      return true
     }
-    if (waitersOnly) return
+    if (waitersOnly) return false
     const record = this.#records.get(id)
     const handle = record?.handle?.deref()
     if (record !== undefined && handle?.kind === 'answer') {
       this.#drop(record, true)
       handle.settle(ok, value)
-    } else if (record !== undefined && handle?.kind === 'named' && !ok) {
+      return true
+    }
+    if (record !== undefined && handle?.kind === 'named' && !ok) {
       // The peer dropped the name it was asked to resolve (its export table is full): it holds
       // nothing to release, and every use of the stub fails with its reason.
       this.#drop(record, false)
@@ -295,6 +301,54 @@ export class Importer implements StubHost {
             }),
       )
     }
+    return false
+  }
+
+  /**
+   * A reply nobody waits for any more (its call timed out, was aborted or released): the
+   * references it brought are given back now, one count per distinct stub (what the peer added
+   * for this reply), instead of when the collector finds their stubs. A stub the user holds from
+   * an earlier message keeps its other counts. The walk is bounded; what lies beyond the bound
+   * is left to the finalization registry, as before.
+   */
+  #giveBackWithin(value: unknown): void {
+    const seen = new Set<object>()
+    const stack: unknown[] = [value]
+    for (let budget = MAX_LATE_WALK; stack.length > 0 && budget > 0; budget--) {
+      const item = stack.pop()
+      if ((typeof item !== 'object' && typeof item !== 'function') || item === null) continue
+      if (seen.has(item)) continue
+      seen.add(item)
+      const stub = controllerOf(item)
+      if (stub !== undefined) {
+        const { handle } = stub
+        if (handle.host === this && handle.kind === 'reference' && stub.path.length === 0) {
+          this.#giveBack(handle)
+        }
+        continue
+      }
+      if (Array.isArray(item)) stack.push(...item)
+      else if (item instanceof Map) for (const [key, entry] of item) stack.push(key, entry)
+      else if (item instanceof Set) for (const member of item) stack.push(member)
+      else if (!ArrayBuffer.isView(item) && !(item instanceof ArrayBuffer)) {
+        for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
+        if (item instanceof Error) stack.push(item.cause)
+      }
+    }
+  }
+
+  /** Releases one count of `handle`'s import; the last one drops it. */
+  #giveBack(handle: Handle): void {
+    const id = handle.id
+    const record = id === undefined ? undefined : this.#records.get(id)
+    if (id === undefined || record === undefined || this.#closed !== undefined) return
+    if (record.count > 1) {
+      record.count--
+      this.#io.post(['release', id, 1])
+      return
+    }
+    handle.kill(releasedError(handle.label))
+    this.#drop(record, true)
   }
 
   /**

@@ -229,6 +229,41 @@ describe('timeout and abort', () => {
   })
 })
 
+describe('late replies', () => {
+  test('references in a reply that arrives after its timeout are given back at once, not at GC', async () => {
+    // Each direction takes 40 ms: the call times out (20 ms) before B's reply can arrive, and A's
+    // release of the answer reaches B only after B has replied.
+    const pair = createMemoryPair({ latencyMs: 40 })
+    const shared = (): string => 'shared'
+    pair.exportsB.expose('api', {
+      shared: () => shared,
+      both: () => ({ own: () => 'own', shared }),
+    })
+    const remote = pair.a.resolve<{
+      shared(): () => string
+      both(): { own(): string; shared(): string }
+    }>('api')
+    const kept = await remote.shared() // A holds `shared` from this earlier reply
+    await pair.settle()
+    const before = pair.b.stats().exports // the name, and `shared` once
+    const late = await failure(withOptions(remote, { timeoutMs: 20 }).both())
+    expect(late).toMatchObject({ code: 'ERR_TIMEOUT' })
+    await pair.settle() // the late reply arrives and is dropped; what it brought goes back
+    const releases = pair.log.filter(
+      (entry) => entry.from === 'a' && entry.message[0] === 'release',
+    )
+    expect(releases.map((entry) => entry.message)).toEqual(
+      expect.arrayContaining([
+        ['release', -1, 1], // `shared`: one of its two counts (A still holds it)
+        ['release', -2, 1], // `own`: its only count
+      ]),
+    )
+    expect(pair.b.stats().exports).toBe(before)
+    expect(await kept()).toBe('shared') // the stub A kept still works
+    pair.close()
+  })
+})
+
 describe('options on results, and bad options', () => {
   test('withOptions on a result bounds awaiting it: ERR_TIMEOUT, or ERR_ABORTED on its signal', async () => {
     const pair = createMemoryPair()
