@@ -41,6 +41,8 @@ export class IncomingStreams {
   readonly #entries = new Map<number, Entry>()
   /** Recently refused or aborted ids, so a late `accept` errors instead of waiting forever. */
   readonly #gone = new Map<number, PeerjectError>()
+  /** Recently ended ids (delivered in full): a frame for one is a violation, not a new stream. */
+  readonly #ended = new Set<number>()
 
   /** `control` queues a control frame to the peer. */
   constructor(limits: WireLimits, control: (frame: Uint8Array) => void) {
@@ -55,6 +57,7 @@ export class IncomingStreams {
 
   /** STREAM_DATA. Throws ERR_QUOTA when the sender exceeds its credit, ERR_BAD_MESSAGE after END. */
   data(id: number, payload: Uint8Array): void {
+    if (this.#ended.has(id)) throw bad(`data on stream ${id} after its end`)
     const entry = this.#entries.get(id) ?? this.#lazy(id)
     if (entry === undefined || entry.state === 'cancelled') return
     if (entry.ended) throw bad(`data on stream ${id} after its end`)
@@ -71,6 +74,7 @@ export class IncomingStreams {
 
   /** STREAM_END. */
   end(id: number): void {
+    if (this.#ended.has(id)) throw bad(`stream ${id} ended twice`)
     const entry = this.#entries.get(id) ?? this.#lazy(id)
     if (entry === undefined) return
     if (entry.state === 'cancelled') return this.#remove(entry, entry.reason)
@@ -81,10 +85,12 @@ export class IncomingStreams {
     }
     entry.controller?.close()
     this.#remove(entry, undefined)
+    this.#remember(this.#ended, id)
   }
 
   /** STREAM_ABORT from the sender. */
   abort(id: number, reason: PeerjectError): void {
+    if (this.#ended.has(id)) return // delivered in full already: nothing left to abort
     const entry = this.#entries.get(id)
     if (entry === undefined) return this.#forget(id, reason)
     if (entry.state === 'accepted') entry.controller?.error(reason)
@@ -95,6 +101,9 @@ export class IncomingStreams {
   accept(id: number): ReadableStream<Uint8Array> {
     let entry = this.#entries.get(id)
     if (entry === undefined) {
+      if (this.#ended.has(id)) {
+        return errored(new PeerjectError('ERR_CLOSED', `stream ${id} was already accepted`))
+      }
       const gone = this.#gone.get(id)
       if (gone !== undefined) return errored(gone)
       entry = this.#register(id)
@@ -122,6 +131,7 @@ export class IncomingStreams {
     }
     this.#entries.clear()
     this.#gone.clear()
+    this.#ended.clear()
   }
 
   /** Registers a stream on its first frame, unless it was refused or aborted (late frames). */
@@ -173,6 +183,7 @@ export class IncomingStreams {
     if (entry.ended) {
       controller.close()
       this.#remove(entry, undefined)
+      this.#remember(this.#ended, entry.id)
     }
     return stream
   }
@@ -230,9 +241,20 @@ export class IncomingStreams {
     // Bounded: only the most recent refusals are remembered, but enough of them that frames
     // still in flight for a refused stream (the sender learns of it a round trip later) are not
     // taken for a new stream that would hold a slot until its accept timeout.
-    if (this.#gone.size > Math.max(4 * this.#limits.maxStreams, MIN_REMEMBERED_REFUSALS)) {
-      const oldest = this.#gone.keys().next()
-      if (oldest.done !== true) this.#gone.delete(oldest.value)
+    this.#trim(this.#gone)
+  }
+
+  /** Adds `id` to a bounded set of recent ids. */
+  #remember(ids: Set<number>, id: number): void {
+    ids.delete(id)
+    ids.add(id)
+    this.#trim(ids)
+  }
+
+  #trim(ids: Map<number, unknown> | Set<number>): void {
+    if (ids.size > Math.max(4 * this.#limits.maxStreams, MIN_REMEMBERED_REFUSALS)) {
+      const oldest = ids.keys().next()
+      if (oldest.done !== true) ids.delete(oldest.value)
     }
   }
 }

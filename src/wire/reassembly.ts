@@ -47,12 +47,7 @@ export class Reassembler {
     total: number,
     payload: Uint8Array,
   ): Uint8Array | undefined {
-    if (total > this.#limits.maxMessageBytes) {
-      throw new PeerjectError(
-        'ERR_TOO_LARGE',
-        `the peer sent a message of ${formatBytes(total)}, over maxMessageBytes (${formatBytes(this.#limits.maxMessageBytes)}); raise it in the wire limits or send a byte stream`,
-      )
-    }
+    this.checkTotal(total)
     const partial = this.#partials.get(messageId)
     if (offset === 0) {
       if (partial !== undefined) throw bad(`message ${messageId} restarted while in progress`)
@@ -74,6 +69,16 @@ export class Reassembler {
     this.#partials.delete(messageId)
     this.#bytes -= total
     return partial.buffer
+  }
+
+  /** Throws ERR_TOO_LARGE for a message of `total` bytes over `maxMessageBytes`. */
+  checkTotal(total: number): void {
+    if (total > this.#limits.maxMessageBytes) {
+      throw new PeerjectError(
+        'ERR_TOO_LARGE',
+        `the peer sent a message of ${formatBytes(total)}, over maxMessageBytes (${formatBytes(this.#limits.maxMessageBytes)}); raise it in the wire limits or send a byte stream`,
+      )
+    }
   }
 
   /** Drops a message the sender cancelled. Unknown ids are ignored (it may have completed). */

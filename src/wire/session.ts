@@ -247,6 +247,8 @@ export class WireSession extends Emitter<WireEvents> {
         break
       }
       case FRAME_KIND.BATCH:
+        // The same bound as for chunked messages (a frame can exceed a small maxMessageBytes).
+        for (const entry of frame.entries) this.#reassembler.checkTotal(entry.bytes.byteLength)
         for (const entry of frame.entries) {
           if (this.#closed) return
           this.emit('message', entry.channel, entry.bytes)

@@ -250,7 +250,7 @@ describe('late replies', () => {
     expect(late).toMatchObject({ code: 'ERR_TIMEOUT' })
     await pair.settle() // the late reply arrives and is dropped; what it brought goes back
     const releases = pair.log.filter(
-      (entry) => entry.from === 'a' && entry.message[0] === 'release',
+      (entry) => entry.from === 'a' && (entry.message as unknown[])[0] === 'release',
     )
     expect(releases.map((entry) => entry.message)).toEqual(
       expect.arrayContaining([

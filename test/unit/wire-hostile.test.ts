@@ -59,6 +59,16 @@ function data(channel: number, id: number, offset: number, total: number, length
   return frame
 }
 
+/** A BATCH frame of one entry of `length` bytes on channel 0. */
+function batchOf(length: number): Uint8Array {
+  const frame = new Uint8Array(4 + 5 + length)
+  const view = new DataView(frame.buffer)
+  frame[0] = FRAME_KIND.BATCH
+  view.setUint16(2, 1)
+  view.setUint32(4, length)
+  return frame
+}
+
 function streamData(id: number, length: number): Uint8Array {
   const frame = new Uint8Array(8 + length)
   writeStreamHeader(frame, FRAME_KIND.STREAM_DATA, id)
@@ -170,6 +180,12 @@ describe('violations close the session with a code', () => {
       [PEER_HELLO, streamData(1, 6), encodeStreamEnd(1), streamData(1, 6)],
       'ERR_BAD_MESSAGE',
     ],
+    [
+      'a BATCH entry over maxMessageBytes',
+      { maxMessageBytes: 100 },
+      [PEER_HELLO, batchOf(1000)],
+      'ERR_TOO_LARGE',
+    ],
   ]
 
   test.each(cases)('%s', async (_name, limits, frames, code) => {
@@ -182,6 +198,35 @@ describe('violations close the session with a code', () => {
     const last = parseFrame(peer.received.at(-1)!)
     expect(last.kind === FRAME_KIND.ERROR && last.code).toBe(code)
     expect(peer.session.stats()).toEqual({ reassembling: 0, queuedFrames: 0, openStreams: 0 })
+  })
+
+  test.each([
+    ['data after the end of an accepted stream', [streamData(1, 6)]],
+    ['a second end of an accepted stream', [encodeStreamEnd(1)]],
+  ])('%s', async (_name, late) => {
+    const peer = hostile()
+    peer.send(PEER_HELLO)
+    peer.send(streamData(1, 6))
+    peer.send(encodeStreamEnd(1))
+    const reader = peer.session.acceptStream(1).getReader()
+    let bytes = 0
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      bytes += read.value.byteLength
+    }
+    expect(bytes).toBe(6) // delivered in full and ended
+    expect(peer.session.stats().openStreams).toBe(0)
+    for (const frame of late) peer.send(frame)
+    expect((await peer.closed)?.code).toBe('ERR_BAD_MESSAGE')
+    // The same id cannot be accepted twice either (checked on a fresh session).
+    const again = hostile()
+    again.send(PEER_HELLO)
+    again.send(streamData(1, 1))
+    again.send(encodeStreamEnd(1))
+    const first = again.session.acceptStream(1).getReader()
+    while (!(await first.read()).done);
+    const second = again.session.acceptStream(1).getReader()
+    await expect(second.read()).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+    again.session.close()
   })
 
   test('ERR_VERSION names both versions; ready rejects with it', async () => {
