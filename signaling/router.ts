@@ -49,6 +49,7 @@ function join(
     return connection.sendError(
       'ERR_BAD_MESSAGE',
       `room name of ${room.length} characters exceeds maxRoomNameLength (${limits.maxRoomNameLength}); use a shorter room name`,
+      room,
     )
   }
   if (connection.rooms.has(room)) {

@@ -1,5 +1,5 @@
 /**
- * The code channel's messages (docs/protocol.md, "code objects"). Each message is one value encoded
+ * The code channel's messages (docs/protocol.md, "Code objects (channel 2)"). Each message is one value encoded
  * by the room's codec. A fetcher sends requests; the serving peer answers each with exactly one
  * response carrying the same `rid` (a per-session counter chosen by the requester).
  *
