@@ -1,9 +1,12 @@
 /**
  * "A Vite app that imports peerject needs no polyfill configuration": a fresh app with NO Vite
- * config imports the built package (`npm run build` first; `npm test` does), is built by Vite for
- * production, served, and joins a room with a Node peer over real WebRTC in Chromium.
+ * config imports the built package (built here first when `dist/` is older than the sources, so
+ * running this file alone never tests a stale build), is built by Vite for production, served,
+ * and joins a room with a Node peer over real WebRTC in Chromium.
  */
-import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,7 +35,24 @@ let browser: Browser
 let site: PreviewServer
 let node: Room | undefined
 
+/** Runs `npm run build` unless `dist/` is newer than every file of `src/` and `signaling/`. */
+async function ensureBuilt(): Promise<void> {
+  const built = await stat(join(packageRoot, 'dist', 'src', 'index.js')).catch(() => undefined)
+  let stale = built === undefined
+  for (const dir of ['src', 'signaling']) {
+    if (stale) break
+    for (const file of await readdir(join(packageRoot, dir), { recursive: true })) {
+      if ((await stat(join(packageRoot, dir, file))).mtimeMs > built!.mtimeMs) {
+        stale = true
+        break
+      }
+    }
+  }
+  if (stale) await promisify(execFile)('npm', ['run', 'build'], { cwd: packageRoot })
+}
+
 beforeAll(async () => {
+  await ensureBuilt()
   appDir = await mkdtemp(join(tmpdir(), 'peerject-vite-app-'))
   await mkdir(join(appDir, 'node_modules'))
   await symlink(packageRoot, join(appDir, 'node_modules', 'peerject'), 'dir')

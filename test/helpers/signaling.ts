@@ -15,6 +15,8 @@ export interface SignalingFixture {
   readonly url: string
   /** Rooms the file joined: each is left after the file's tests, before the server closes. */
   readonly rooms: Room[]
+  /** The server's HTTP server (its `upgrade` events are the signaling connections). */
+  readonly http: SignalingServer['http']
 }
 
 /**
@@ -35,6 +37,10 @@ export function useSignaling(): SignalingFixture {
     get url() {
       if (server === undefined) throw new Error('the signaling server is not started yet')
       return server.url
+    },
+    get http() {
+      if (server === undefined) throw new Error('the signaling server is not started yet')
+      return server.http
     },
     rooms,
   }

@@ -253,6 +253,15 @@ export async function probe(url) {
     expect(outcome['importNodeFs']).toMatch(/'node:fs' is refused/)
     expect(outcome['processEnv']).toMatch(/ReferenceError/)
     expect(outcome['require']).toMatch(/ReferenceError/)
+    expect(outcome['fetch']).toMatch(/fetch is not available inside a code object/)
+    expect(outcome['importHttp']).toMatch(/'http:\/\/127\.0\.0\.1:\d+\/x\.js' is refused/)
+    expect(outcome['importNet']).toMatch(/'node:net' is refused/)
+    expect(outcome['importHttpModule']).toMatch(/'node:http' is refused/)
+    expect(outcome['WebSocket']).toMatch(
+      typeof WebSocket === 'function'
+        ? /WebSocket is not available inside a code object/
+        : /ReferenceError: WebSocket is not defined/,
+    )
     expect(trap.hits).toBe(0)
   })
 

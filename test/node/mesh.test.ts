@@ -8,6 +8,8 @@ import type { Room } from '../../src/index.js'
 import { isPeerjectError } from '../../src/errors.js'
 import { startSignaling, useSignaling } from '../helpers/signaling.js'
 import { nextMessage, waitForLeave, waitForPeers } from '../helpers/events.js'
+import { ROOT, runModule } from '../helpers/child.js'
+import { closedPort } from '../helpers/ports.js'
 
 const server = useSignaling()
 const { rooms } = server
@@ -51,15 +53,52 @@ describe('Node mesh over real WebRTC', () => {
     const a = await join('iso-1', 'node-datachannel')
     const b = await join('iso-2', 'node-datachannel')
     const c = await join('iso-1', 'node-datachannel')
-    await waitForPeers(a, [c.self])
-    expect(a.peers.has(b.self)).toBe(false)
-    expect(b.peers.size).toBe(0)
+    const d = await join('iso-2', 'node-datachannel')
+    await Promise.all([waitForPeers(a, [c.self]), waitForPeers(b, [d.self])])
+    // What the server decides, with no race: a newcomer to iso-1 is told of iso-1's peers only.
+    const { WebSocket } = await import('ws')
+    const probe = new WebSocket(server.url)
+    try {
+      const peers = await new Promise<string[]>((resolve) => {
+        probe.on('message', (data) => {
+          const message = JSON.parse(String(data)) as { type: string; peers?: string[] }
+          if (message.type === 'welcome')
+            probe.send(JSON.stringify({ type: 'join', room: 'iso-1' }))
+          if (message.type === 'joined') resolve(message.peers ?? [])
+        })
+      })
+      expect(peers.sort()).toEqual([a.self, c.self].sort())
+    } finally {
+      probe.close()
+    }
+    expect([...a.peers.keys()]).toEqual([c.self])
+    expect([...b.peers.keys()]).toEqual([d.self])
+  })
+
+  it('a peer the signaling server reports gone is dropped at once, though its link is still up', async () => {
+    // Record each signaling connection's socket, in the order the rooms join.
+    const sockets: Array<{ destroy(): void }> = []
+    const record = (_request: unknown, socket: { destroy(): void }): void =>
+      void sockets.push(socket)
+    server.http.on('upgrade', record)
+    try {
+      const a = await join('gone', 'node-datachannel')
+      const b = await join('gone', 'node-datachannel')
+      await Promise.all([waitForPeers(a, [b.self]), waitForPeers(b, [a.self])])
+      const aSeesLeave = waitForLeave(a, b.self)
+      sockets.at(-1)?.destroy() // b's signaling connection only: its data channel stays open
+      await aSeesLeave
+      expect(a.peers.has(b.self)).toBe(false)
+    } finally {
+      server.http.off('upgrade', record)
+    }
   })
 
   it('an unreachable signaling server rejects with ERR_SIGNALING', async () => {
-    const error = await joinRoom({ signaling: 'ws://127.0.0.1:1', room: 'x' }).catch(
-      (e: unknown) => e,
-    )
+    const error = await joinRoom({
+      signaling: `ws://127.0.0.1:${await closedPort()}`,
+      room: 'x',
+    }).catch((e: unknown) => e)
     expect(isPeerjectError(error, 'ERR_SIGNALING')).toBe(true)
   })
 
@@ -199,22 +238,28 @@ describe('joinRoom options and a left room', () => {
     expect((await b.code.list()).map((m) => m.id)).not.toContain(id)
   })
 
-  it('leave() leaves no timer behind that would keep a Node process alive', async () => {
-    const timers = (): number =>
-      process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length
-    const before = timers()
-    const a = await join('no-timers', 'node-datachannel')
-    const b = await join('no-timers', 'node-datachannel')
-    await Promise.all([waitForPeers(a, [b.self]), waitForPeers(b, [a.self])])
-    const bSeesLeave = waitForLeave(b, a.self)
-    a.leave()
-    await bSeesLeave
-    b.leave()
-    // Timers that end a close (a grace period, at most 250 ms) may still run: wait them out.
-    const deadline = Date.now() + 2000
-    while (timers() > before && Date.now() < deadline) {
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-    expect(timers()).toBeLessThanOrEqual(before)
+  it('after leave(), nothing keeps a Node process alive: it exits by itself', async () => {
+    const { code, stdout, stderr } = await runModule(
+      `
+      import { joinRoom } from ${JSON.stringify(`${ROOT}src/node.ts`)}
+      const signaling = process.env.SIGNALING
+      const a = await joinRoom({ signaling, room: 'exit' })
+      const b = await joinRoom({ signaling, room: 'exit' })
+      const connected = (room, other) => new Promise((resolve) => {
+        if (room.peers.has(other)) resolve()
+        else room.on('peer', (peer) => peer.id === other && resolve())
+      })
+      await Promise.all([connected(a, b.self), connected(b, a.self)])
+      const seen = new Promise((resolve) => b.on('leave', resolve))
+      a.leave()
+      await seen
+      b.leave()
+      console.log('left')
+    `,
+      { env: { SIGNALING: server.url }, deadlineMs: 20_000 },
+    )
+    expect(stdout, stderr).toBe('left')
+    // Killed at the deadline (code undefined) means something kept the process alive.
+    expect(code, stderr).toBe(0)
   })
 })

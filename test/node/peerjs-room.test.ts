@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closedPort } from '../helpers/ports.js'
 import { joinRoom } from '../../src/node.js'
 import type { CodeOptions, Room } from '../../src/index.js'
 import { isPeerjectError } from '../../src/errors.js'
@@ -314,7 +315,7 @@ describe('@roamhq/wrtc through the PeerJS adapter', () => {
 it('joining through a PeerServer that is not there rejects with ERR_SIGNALING', async () => {
   const error = await joinRoom({
     room: 'nowhere',
-    peerjs: { host: '127.0.0.1', port: 1, key: server.key },
+    peerjs: { host: '127.0.0.1', port: await closedPort(), key: server.key },
     connectTimeoutMs: 5_000,
   }).catch((e: unknown) => e)
   expect(isPeerjectError(error, 'ERR_SIGNALING')).toBe(true)

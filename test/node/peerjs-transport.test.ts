@@ -4,6 +4,7 @@
  */
 import * as ndc from 'node-datachannel/polyfill'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closedPort } from '../helpers/ports.js'
 import { WebSocket as NodeWebSocket } from 'ws'
 import type { Connector } from '../../src/connector.js'
 import { isPeerjectError } from '../../src/errors.js'
@@ -219,10 +220,11 @@ describe('PeerJS adapter (node-datachannel, real PeerServer)', () => {
   })
 
   it('an unreachable PeerServer rejects start() with ERR_SIGNALING', async () => {
-    const lonely = connect('delta', { port: 1 })
+    const port = await closedPort()
+    const lonely = connect('delta', { port })
     const error = await lonely.connector.start().catch((e: unknown) => e)
     expect(isPeerjectError(error, 'ERR_SIGNALING')).toBe(true)
-    expect((error as Error).message).toContain('127.0.0.1:1')
+    expect((error as Error).message).toContain(`127.0.0.1:${port}`)
   })
 
   it('a PeerServer without discovery rejects start() and says how to fix it', async () => {
