@@ -238,6 +238,33 @@ describe('joinRoom options and a left room', () => {
     expect((await b.code.list()).map((m) => m.id)).not.toContain(id)
   })
 
+  it('rtcConfig reaches the connections: relay-only without a TURN server never connects', async () => {
+    const options = {
+      signaling: server.url,
+      room: 'relay-only',
+      rtcConfig: { iceServers: [], iceTransportPolicy: 'relay' as const },
+      connectTimeoutMs: 1500,
+    }
+    const a = await joinRoom(options)
+    rooms.push(a)
+    const failed = new Promise((resolve) => a.once('error', resolve))
+    const b = await joinRoom(options)
+    rooms.push(b)
+    expect(isPeerjectError(await failed, 'ERR_CONNECT')).toBe(true)
+    expect(a.peers.has(b.self)).toBe(false)
+  })
+
+  it('a room is disposable: [Symbol.dispose]() (what `using` calls) leaves it', async () => {
+    const a = await join('dispose', 'node-datachannel')
+    const b = await join('dispose', 'node-datachannel')
+    await waitForPeers(b, [a.self])
+    const bSeesLeave = waitForLeave(b, a.self)
+    a[Symbol.dispose]()
+    await bSeesLeave
+    expect(a.peers.size).toBe(0)
+    await expect(a.broadcast('late')).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+  })
+
   it('after leave(), nothing keeps a Node process alive: it exits by itself', async () => {
     const { code, stdout, stderr } = await runModule(
       `
