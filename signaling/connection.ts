@@ -60,9 +60,14 @@ export class Connection {
   }
 
   /** Sends an `error` message; `message` must say what to do. */
-  sendError(code: SignalingErrorCode, message: string, room?: string): void {
-    const error: ServerMessage =
-      room === undefined ? { type: 'error', code, message } : { type: 'error', code, message, room }
+  sendError(code: SignalingErrorCode, message: string, room?: string, peer?: string): void {
+    const error: ServerMessage = {
+      type: 'error',
+      code,
+      message,
+      ...(room === undefined ? {} : { room }),
+      ...(peer === undefined ? {} : { peer }),
+    }
     this.#log({
       type: 'reject',
       peer: this.id,

@@ -26,6 +26,11 @@ export const SIGNALING_ERROR_CODES = [
   'ERR_DENIED',
   /** A per-connection or per-server quota (`maxRoomsPerConnection`, `maxConnections`). */
   'ERR_QUOTA',
+  /**
+   * A signal to a peer that is not in the room (it left while the signal was on its way, the
+   * common case in a room with churn); `peer` names it. Not a fault of the sender.
+   */
+  'ERR_PEER_LEFT',
 ] as const
 
 /** One of {@link SIGNALING_ERROR_CODES}. */
@@ -100,6 +105,8 @@ export interface ErrorMessage {
   readonly code: SignalingErrorCode
   readonly message: string
   readonly room?: string
+  /** With `ERR_PEER_LEFT`: the peer the refused signal was for. */
+  readonly peer?: string
 }
 
 /** Every message the server may send. */
@@ -173,6 +180,7 @@ export const ServerMessageSchema: v.GenericSchema<unknown, ServerMessage> = v.va
     code: v.picklist(SIGNALING_ERROR_CODES),
     message: v.string(),
     room: v.exactOptional(v.string()),
+    peer: v.exactOptional(v.string()),
   }),
 ])
 

@@ -125,12 +125,17 @@ function signal(
       room,
     )
   }
-  const target = to === connection.id ? undefined : context.rooms.members(room).get(to)
+  if (to === connection.id) {
+    return connection.sendError('ERR_BAD_MESSAGE', 'a peer cannot signal itself', room)
+  }
+  const target = context.rooms.members(room).get(to)
   if (target === undefined) {
+    // Usually a race, not a fault: the peer left while this signal was on its way.
     return connection.sendError(
-      'ERR_BAD_MESSAGE',
-      `unknown peer ${quote(to)} in room ${quote(room)} (it may have left); signal only peers listed in "joined" or "peer-joined"`,
+      'ERR_PEER_LEFT',
+      `peer ${quote(to)} is not in room ${quote(room)} (it left, or never joined); signal only peers listed in "joined" or "peer-joined"`,
       room,
+      to,
     )
   }
   target.send({ type: 'signal', room, from: connection.id, data })

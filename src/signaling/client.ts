@@ -35,7 +35,7 @@ type ServerMessage =
   | { type: 'joined'; room: string; peers: string[] }
   | { type: 'peer-joined' | 'peer-left'; room: string; peer: string }
   | { type: 'signal'; room: string; from: string; data: unknown }
-  | { type: 'error'; code: string; message: string; room?: string }
+  | { type: 'error'; code: string; message: string; room?: string; peer?: string }
 
 function parseServerMessage(text: unknown): ServerMessage | undefined {
   if (typeof text !== 'string') return undefined
@@ -212,6 +212,12 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
         this.emit('signal', message.from as PeerId, message.data)
         return
       case 'error':
+        // The server refused a signal because its peer is not in the room (a signal crossing a
+        // departure, common with churn): the same news as `peer-left`, not an error.
+        if (message.code === 'ERR_PEER_LEFT' && typeof message.peer === 'string') {
+          this.emit('peer-left', message.peer as PeerId)
+          return
+        }
         this.emit(
           'error',
           new PeerjectError(

@@ -62,6 +62,7 @@ describe('parseClientMessage', () => {
       'ERR_ROOM_FULL',
       'ERR_DENIED',
       'ERR_QUOTA',
+      'ERR_PEER_LEFT',
     ])
   })
 })
