@@ -327,12 +327,19 @@ export class Importer implements StubHost {
         }
         continue
       }
-      if (Array.isArray(item)) stack.push(...item)
-      else if (item instanceof Map) for (const [key, entry] of item) stack.push(key, entry)
-      else if (item instanceof Set) for (const member of item) stack.push(member)
-      else if (!ArrayBuffer.isView(item) && !(item instanceof ArrayBuffer)) {
-        for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
-        if (item instanceof Error) stack.push(item.cause)
+      // Children are pushed only while they fit the budget (no spread: arrays may be huge).
+      const push = (child: unknown): boolean => stack.length < budget && stack.push(child) > 0
+      if (Array.isArray(item)) {
+        for (const child of item as unknown[]) if (!push(child)) break
+      } else if (item instanceof Map) {
+        for (const [key, entry] of item) if (!push(key) || !push(entry)) break
+      } else if (item instanceof Set) {
+        for (const member of item) if (!push(member)) break
+      } else if (!ArrayBuffer.isView(item) && !(item instanceof ArrayBuffer)) {
+        for (const key of Object.keys(item)) {
+          if (!push((item as Record<string, unknown>)[key])) break
+        }
+        if (item instanceof Error) push(item.cause)
       }
     }
   }

@@ -263,6 +263,21 @@ describe('late replies', () => {
     expect(await kept()).toBe('shared') // the stub A kept still works
     pair.close()
   })
+
+  test('a huge late reply is walked within bounds and never breaks the session', async () => {
+    const pair = createMemoryPair({ latencyMs: 40 })
+    pair.exportsB.expose('api', {
+      big: () => ({ items: new Array(300_000).fill(0), own: () => 'own' }),
+      echo: (x: number) => x,
+    })
+    const remote = pair.a.resolve<{ big(): unknown; echo(x: number): number }>('api')
+    const late = await failure(withOptions(remote, { timeoutMs: 20 }).big())
+    expect(late).toMatchObject({ code: 'ERR_TIMEOUT' })
+    await pair.settle()
+    expect(pair.a.stats().closed).toBe(false)
+    expect(await remote.echo(7)).toBe(7)
+    pair.close()
+  })
 })
 
 describe('options on results, and bad options', () => {
