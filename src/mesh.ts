@@ -33,8 +33,15 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 20_000
 /** Shortest time one attempt gets before it counts as failed. */
 const MIN_ATTEMPT_MS = 5_000
 
-/** Attempts per peer before a connection that keeps failing early is given up. */
-const MAX_ATTEMPTS = 3
+/**
+ * Attempts per peer before a connection that keeps failing early is given up. Early failures
+ * (libdatachannel's race, docs/architecture.md "Connection attempts") take milliseconds, so many
+ * fit; the link's deadline still bounds them all.
+ */
+const MAX_ATTEMPTS = 8
+
+/** Attempts that hang until their own timeout fit this many times in the link's deadline. */
+const HANGING_ATTEMPTS = 3
 
 /**
  * Signaling payload between two meshes: one attempt's simple-peer data, or (from the answering
@@ -192,7 +199,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
       // (so a stuck attempt is retried too, not only one that fails).
       connectTimeoutMs: Math.max(
         MIN_ATTEMPT_MS,
-        (this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / MAX_ATTEMPTS,
+        (this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / HANGING_ATTEMPTS,
       ),
       onSignal: (data) => client?.signal(peer, { gen, data } satisfies MeshSignal),
     })
