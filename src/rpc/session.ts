@@ -532,19 +532,22 @@ function nameInMessage(
   message: readonly unknown[],
   segments: readonly PathSegment[],
 ): { root: string; consumed: number; suffix: string } | undefined {
-  const member = (path: unknown): string =>
-    Array.isArray(path) && path.length > 0 ? formatPath(path) : 'the function'
+  const path = message[3]
+  const named = Array.isArray(path) && path.length > 0
   switch (message[0]) {
     case 'call':
     case 'new': {
       const index = segments[2]
       if (segments[1] !== 4 || typeof index !== 'number') return undefined
-      const call = `${message[0] === 'new' ? 'new ' : ''}${member(message[3])}()`
+      // A stub called or constructed itself has no member to name.
+      const call = named
+        ? `${message[0] === 'new' ? 'new ' : ''}${formatPath(path)}()`
+        : `the remote ${message[0] === 'new' ? 'constructor' : 'function'}`
       return { root: `arguments[${index}]`, consumed: 2, suffix: ` of ${call}` }
     }
     case 'set':
-      if (segments[1] !== 4) return undefined
-      return { root: 'value', consumed: 1, suffix: ` assigned to ${member(message[3])}` }
+      if (segments[1] !== 4 || !named) return undefined
+      return { root: 'value', consumed: 1, suffix: ` assigned to ${formatPath(path)}` }
     case 'return':
       if (segments[1] !== 2) return undefined
       return { root: 'result', consumed: 1, suffix: ' of the remote call' }

@@ -351,6 +351,7 @@ describe('errors name what the user sent, not the message layout', () => {
         constructor(_options: unknown) {}
       },
       odd: () => ({ items: [Symbol('s')] }),
+      fn: () => (_x: unknown) => 1,
       fail: () => {
         throw Object.assign(new Error('no'), { detail: Symbol('d') })
       },
@@ -360,6 +361,7 @@ describe('errors name what the user sent, not the message layout', () => {
       add(a: unknown, b: unknown): number
       make: new (options: unknown) => object
       odd(): unknown
+      fn(): (x: unknown) => number
       fail(): unknown
       onChange: unknown
     }>('api')
@@ -377,6 +379,10 @@ describe('errors name what the user sent, not the message layout', () => {
     expect(await message(new api.make(Symbol('x')))).toMatch(/^arguments\[0\] of new make\(\)/)
     expect(await message(set(api.onChange, [Symbol('v')]))).toMatch(
       /^value\[0\] assigned to onChange is a symbol/,
+    )
+    const fn = await api.fn()
+    expect(await message(fn(Symbol('f')))).toMatch(
+      /^arguments\[0\] of the remote function is a symbol/,
     )
     expect(await message(api.odd())).toMatch(/^result\.items\[0\] of the remote call is a symbol/)
     expect(await message(api.fail())).toMatch(/error\.detail thrown by the remote call/)
