@@ -93,6 +93,9 @@ it('page A drives page B counter and board through the references panel', async 
   // Leaving unmounts the panel.
   await a.page.click('#leave')
   await a.page.waitForFunction(() => document.querySelector('[data-refs-peer]') === null)
+  // The refused note was shown in the panel, not thrown; no request of either page failed.
+  expect(a.errors).toEqual([])
+  expect(b.errors).toEqual([])
   await a.page.context().close()
   await b.page.context().close()
 })

@@ -95,4 +95,7 @@ it('pages see each other, exchange text and files, and cancel a transfer', async
       (li) => li.textContent?.includes('big.bin ← ') && li.textContent.includes('cancelled'),
     ),
   )
+  // The cancel is reported in the page, not as an uncaught error; no request of the page failed.
+  expect(a.errors).toEqual([])
+  expect(b.errors).toEqual([])
 })

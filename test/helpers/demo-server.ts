@@ -16,7 +16,19 @@ export interface DemoServer {
   readonly vite: ViteDevServer
   readonly url: string
   /** Opens the demo joined to `room` on `signaling`; resolves once it shows its own id. */
-  open(browser: Browser, room: string, signaling: string): Promise<{ page: Page; id: PeerId }>
+  open(browser: Browser, room: string, signaling: string): Promise<DemoPage>
+}
+
+/** An open demo page. */
+export interface DemoPage {
+  readonly page: Page
+  /** Its peer id. */
+  readonly id: PeerId
+  /**
+   * Uncaught exceptions, console errors and failed requests of the page so far: a demo test ends
+   * by asserting there were none (a 404 or a rejected promise the UI swallowed shows here).
+   */
+  readonly errors: string[]
 }
 
 /** Starts the demo server, with a dependency cache of its own (see page-server.ts). */
@@ -30,12 +42,17 @@ export async function startDemoServer(): Promise<DemoServer> {
     url,
     async open(browser, room, signaling) {
       const page = await (await browser.newContext()).newPage()
-      page.on('pageerror', (error) => console.error('[demo page error]', error.message))
+      const errors: string[] = []
+      page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`))
+      page.on('console', (message) => {
+        if (message.type() === 'error') errors.push(`console: ${message.text()}`)
+      })
+      page.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`))
       await page.goto(`${url}?${new URLSearchParams({ room, signaling })}`)
       await page.waitForFunction(() =>
         /^[0-9a-f-]{36}$/.test(document.getElementById('self-id')?.textContent ?? ''),
       )
-      return { page, id: (await page.textContent('#self-id')) as PeerId }
+      return { page, id: (await page.textContent('#self-id')) as PeerId, errors }
     },
   }
 }
@@ -45,7 +62,7 @@ export interface DemoFixture {
   /** The signaling server's URL (once the file's `beforeAll` ran). */
   readonly signaling: string
   /** Opens the demo in a fresh browser context joined to `room`. */
-  open(room: string): Promise<{ page: Page; id: PeerId }>
+  open(room: string): Promise<DemoPage>
 }
 
 /**
