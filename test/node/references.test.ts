@@ -541,6 +541,41 @@ describe('references: lifetime and quotas', () => {
     expect(toY.stats().rpc).toMatchObject({ exports: 0, imports: 0, pendingCalls: 0 })
   })
 
+  it('references in a reply that arrives after its timeout are given back at once, not at GC', async () => {
+    const [x, y] = (await group(2)) as [Room, Room]
+    const gate = deferred()
+    const shared = (): string => 'shared'
+    y.expose('api', {
+      shared: () => shared,
+      late: async () => {
+        await gate.promise
+        return { own: () => 'own', shared }
+      },
+    })
+    const toY = link(x, y)
+    const api = toY.resolve<{
+      shared(): () => string
+      late(): { own(): string; shared(): string }
+    }>('api')
+    const kept = await api.shared() // x holds `shared` from this earlier reply
+    await toY.list() // barrier: everything x sent before has arrived
+    const before = link(y, x).stats().rpc?.exports // the name, and `shared`
+    expect(code(await failure(withOptions(api, { timeoutMs: 100 }).late()))).toBe('ERR_TIMEOUT')
+    // The reply y sends once the gate opens reaches x after the call gave up on it.
+    const arrived = new Promise<void>((resolve) => {
+      const off = toY.wire.on('message', (channel) => {
+        if (channel !== RPC) return
+        off()
+        resolve()
+      })
+    })
+    gate.resolve()
+    await arrived
+    await toY.list() // x's releases of what the late reply brought leave before this request
+    expect(link(y, x).stats().rpc?.exports).toBe(before)
+    expect(await kept()).toBe('shared') // the stub x kept still works
+  })
+
   it('calls beyond maxCallsInFlight reject ERR_QUOTA; counts return to zero', async () => {
     const [x, y] = (await group(2, (i) =>
       i === 1 ? { limits: { maxCallsInFlight: 2 } } : {},
