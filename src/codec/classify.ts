@@ -49,11 +49,12 @@ export type Crossing = 'value' | 'function' | 'reference' | 'stream' | 'refused'
 
 /**
  * Marks `value` to cross by reference: peers receive a stub whose calls and property accesses
- * come back to this object. Sets a non-enumerable `BY_REFERENCE` property; returns `value`.
+ * come back to this object. Sets a non-enumerable `BY_REFERENCE` property; returns `value`, typed
+ * as by-reference so a method returning it is typed as returning a `Remote` (src/rpc/types.ts).
  */
-export function markByReference<T extends object>(value: T): T {
+export function markByReference<T extends object>(value: T): T & { readonly [BY_REFERENCE]: true } {
   Object.defineProperty(value, BY_REFERENCE, { value: true, configurable: true })
-  return value
+  return value as T & { readonly [BY_REFERENCE]: true }
 }
 
 /** True when `value` is an object or function marked by-reference (own or inherited marker). */

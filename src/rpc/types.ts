@@ -41,12 +41,16 @@ export interface ByReference {
   readonly [BY_REFERENCE]: true
 }
 
+/** Something disposable: every stub, result and path has `[Symbol.dispose]` at run time. */
+interface Disposal {
+  /** Releases what this refers to on the other peer (the same as `release(...)`). */
+  [Symbol.dispose](): void
+}
+
 /** What every stub has: disposal and the (type-only) remote type. */
-export interface StubBase<T> {
+export interface StubBase<T> extends Disposal {
   /** Type-only: the remote type. Not present at run time. */
   readonly [remoteType]: T
-  /** Releases the stub (the same as `release(stub)`). */
-  [Symbol.dispose](): void
 }
 
 /** What a value of type `T` looks like after it crossed by value. */
@@ -58,36 +62,56 @@ export type Received<T> = unknown extends T
       ? T
       : T extends AnyFunction | AnyConstructor | ByReference
         ? Remote<T>
-        : T extends Opaque
-          ? T
-          : { [K in keyof T]: Received<T[K]> }
+        : T extends ReadableStream<unknown> | AsyncIterable<Uint8Array>
+          ? ReadableStream<Uint8Array>
+          : T extends Opaque
+            ? T
+            : { [K in keyof T]: Received<T[K]> }
 
-/** What a caller may pass where the remote side expects a `T`: local callbacks, stubs, values. */
+/**
+ * What a caller may pass where the remote side expects a `T`: local callbacks, stubs, values. (A
+ * pending result is accepted at run time too, see docs/rpc.md, but what the callee receives then
+ * depends on timing, so the types leave it out: cast it.) A parameter the implementation types as `Remote<F>` (what a
+ * callback really is there) accepts local functions too. Stubs of functions count as `StubBase`
+ * here, not as callable: two call signatures would leave TypeScript without a contextual type,
+ * and `api.each((item) => …)` would need its parameters annotated.
+ */
 export type Passable<T> = unknown extends T
   ? T
   : T extends Primitive
     ? T
-    : T extends AnyFunction
-      ? Local<T> | Remote<T>
-      : T extends ByReference
-        ? T | Remote<T>
-        : T extends Opaque
-          ? T
-          : { [K in keyof T]: Passable<T[K]> }
+    : T extends { readonly [remoteType]: infer U }
+      ? T | Passable<U>
+      : T extends AnyFunction
+        ? Local<T> | StubBase<T>
+        : T extends ByReference
+          ? T | StubBase<T>
+          : T extends Opaque
+            ? T
+            : { [K in keyof T]: Passable<T[K]> }
 
 /** Arguments of a remote call, as the caller may pass them. */
 export type PassableArgs<A extends readonly unknown[]> = { [I in keyof A]: Passable<A[I]> }
 
-/** Keys reachable through a stub: string and number keys, minus the never-reachable names. */
-type RemoteKeys<T> = Exclude<
-  Extract<keyof T, string | number>,
-  'prototype' | 'constructor' | '__proto__'
->
+/**
+ * The members of a stub or path: one {@link RemoteProperty} per reachable key (string and number
+ * keys, minus the never-reachable names). Written as a homomorphic mapping over `keyof T` with the
+ * filter inline, so members stay reachable while `T` is generic (`function f<T extends { id:
+ * number }>(r: Remote<T>) { return r.id }`); `-?` makes every member present (the stub always
+ * is), so an optional member's type keeps its `undefined`.
+ */
+export type RemoteMembers<T> = {
+  -readonly [
+    K in keyof T as K extends string | number
+      ? K extends 'prototype' | 'constructor' | '__proto__'
+        ? never
+        : K
+      : never
+  ]-?: RemoteProperty<Pick<T, K> extends Required<Pick<T, K>> ? T[K] : T[K] | undefined>
+}
 
-/** The members of a stub or path: one {@link RemoteProperty} per reachable key. */
-export type RemoteMembers<T> = [T] extends [Primitive]
-  ? unknown
-  : { -readonly [K in RemoteKeys<T>]-?: RemoteProperty<T[K]> }
+/** Members of a result or path: none below a primitive (its value is all there is). */
+type MembersOf<T> = [T] extends [Primitive] ? unknown : RemoteMembers<T>
 
 /** Call and `new` signatures of a stub or path whose target is a function or a class. */
 export type RemoteCallable<T> = (T extends (...args: infer A) => infer R
@@ -99,11 +123,12 @@ export type RemoteCallable<T> = (T extends (...args: infer A) => infer R
 
 /** A result: a promise of the received value, pipelinable before it resolves. */
 export type RemoteResult<R> = Promise<Received<Awaited<R>>> &
-  RemoteMembers<NonNullable<Awaited<R>>> &
-  RemoteCallable<NonNullable<Awaited<R>>>
+  MembersOf<NonNullable<Awaited<R>>> &
+  RemoteCallable<NonNullable<Awaited<R>>> &
+  Disposal
 
 /** What `new stub.Klass()` gives: always a reference to the instance. */
-export type RemoteInstance<I> = Promise<Remote<I>> & RemoteMembers<I>
+export type RemoteInstance<I> = Promise<Remote<I>> & MembersOf<I> & Disposal
 
 /** A callback slot: an optional or nullable function property, typed for assignment. */
 type CallbackSlot<V> = Local<NonNullable<V>> | Extract<V, null | undefined>
@@ -116,7 +141,7 @@ export type RemoteProperty<V> = [NonNullable<V>] extends [AnyFunction]
   : RemoteResultOf<V>
 
 type RemoteResultOf<V> = Promise<Received<Awaited<V>>> &
-  RemoteMembers<NonNullable<Awaited<V>>> &
+  MembersOf<NonNullable<Awaited<V>>> &
   RemoteCallable<NonNullable<V>>
 
 /** A stub of a `T` that lives on another peer. */

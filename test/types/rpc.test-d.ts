@@ -1,5 +1,6 @@
 /** Compile-only assertions for Remote<T> and Local<T> (run with `npx vitest run --typecheck.only`). */
 import { describe, expectTypeOf, test } from 'vitest'
+import { markByReference } from '../../src/codec/index.js'
 import {
   RpcTarget,
   set,
@@ -38,6 +39,10 @@ interface Api {
   subscribe(listener: (value: number, label: string) => void): () => void
   Point: new (x: number, y: number) => { x: number; norm(): number }
   transform(fn: (x: number) => Promise<number>): Promise<number>
+  each(fn: (done: () => void, user: { id: number; name(): string }) => void): void
+  poll(callback: Remote<(tick: number) => number>): void
+  marked(): { x: number }
+  bytes(): ReadableStream<Uint8Array>
 }
 
 declare const session: RpcSession
@@ -84,6 +89,22 @@ describe('Remote<T>', () => {
     void api.subscribe((value: string) => value)
   })
 
+  test('callbacks whose parameters are functions or hold functions are typed from context', () => {
+    // Under strict, an untyped parameter here would be an implicit-any error.
+    void api.each((done, user) => {
+      expectTypeOf(done).toEqualTypeOf<Remote<() => void>>()
+      expectTypeOf(user.name).toEqualTypeOf<Remote<() => string>>()
+    })
+  })
+
+  test('a parameter the implementation types as Remote<F> takes local functions and stubs', () => {
+    void api.poll((tick) => tick + 1)
+    const stub = {} as Remote<(tick: number) => number>
+    void api.poll(stub)
+    // @ts-expect-error the callback must take a number
+    void api.poll((tick: string) => tick)
+  })
+
   test('callback slots accept assignment; other properties use set()', () => {
     api.onChange = (value) => expectTypeOf(value).toEqualTypeOf<number>()
     api.onChange = undefined
@@ -100,9 +121,35 @@ describe('Remote<T>', () => {
     expectTypeOf(point.norm()).resolves.toEqualTypeOf<number>()
   })
 
-  test('stubs are disposable, and withOptions keeps the type', () => {
+  test('stubs, results and instances are disposable; withOptions keeps the type', () => {
     expectTypeOf(api[Symbol.dispose]).toEqualTypeOf<() => void>()
+    expectTypeOf(api.makeCounter()[Symbol.dispose]).toEqualTypeOf<() => void>()
+    expectTypeOf(new api.Point(1, 2)[Symbol.dispose]).toEqualTypeOf<() => void>()
     expectTypeOf(withOptions(api, { timeoutMs: 10 })).toEqualTypeOf<Remote<Api>>()
+  })
+})
+
+describe('Remote<T> in generic code and for what arrives as itself', () => {
+  test('members stay reachable while T is generic', () => {
+    function idOf<T extends { id: number }>(remote: Remote<T>) {
+      return remote.id
+    }
+    expectTypeOf(idOf(session.resolve<User>('user'))).resolves.toEqualTypeOf<number>()
+  })
+
+  test('resolve<any> gives a stub whose members are any', () => {
+    const loose = session.resolve<any>('anything') // eslint-disable-line @typescript-eslint/no-explicit-any
+    void loose.whatever(1).deeper
+  })
+
+  test('a markByReference result arrives as a stub; a byte stream as a ReadableStream', () => {
+    expectTypeOf(markByReference({ x: 1 }).x).toEqualTypeOf<number>()
+    expectTypeOf(api.marked()).resolves.toEqualTypeOf<Received<{ x: number }>>()
+    type Marked = ReturnType<typeof markByReference<{ x: number }>>
+    expectTypeOf<Received<Marked>>().toEqualTypeOf<Remote<Marked>>()
+    expectTypeOf<Received<ReadableStream<Uint8Array>>>().toEqualTypeOf<ReadableStream<Uint8Array>>()
+    expectTypeOf<Received<AsyncIterable<Uint8Array>>>().toEqualTypeOf<ReadableStream<Uint8Array>>()
+    expectTypeOf(api.bytes()).resolves.toEqualTypeOf<ReadableStream<Uint8Array>>()
   })
 })
 
