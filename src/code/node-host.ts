@@ -10,7 +10,8 @@
  *   nothing but their `peerject:<id>` dependencies, statically or through `import()`, so
  *   `import('node:' + 'fs')`, bare packages, files and URLs all fail. (A module-loader hook did this
  *   before; on Node 20 it needs a hooks thread of its own, which doubled a worker's start.)
- * - `process`, `Buffer` and the network globals removed;
+ * - `process`, `Buffer` and the network globals removed; MessagePort's prototype chain frozen, so
+ *   Node's own calls on the worker's internal port cannot be intercepted;
  * - `resourceLimits` from `memoryMb`, an empty `env`, no `argv`.
  * This is defence in depth, not a security boundary against a determined attacker.
  */
@@ -79,6 +80,11 @@ for (const key of Object.keys(realConsole)) {
   if (typeof method === 'function') safeConsole[key] = (...args) => Reflect.apply(method, realConsole, args)
 }
 Object.defineProperty(globalThis, 'console', { value: Object.freeze(safeConsole), writable: false, configurable: false, enumerable: false })
+// Node's internals post on the worker's internal port (stdio, warnings, errors) with method calls
+// that look up MessagePort's prototype chain: a code object that replaced postMessage there would
+// receive that port and could post messages the host's worker machinery asserts on (crashing the
+// host process). The chain below Object.prototype is frozen before any code object runs.
+for (let proto = MessagePort.prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) Object.freeze(proto)
 await (${RUNTIME_SOURCE})(workerData.port, { Comlink, load })
 `
 

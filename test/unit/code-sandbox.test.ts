@@ -47,6 +47,9 @@ const attempts = {
   globalThisProcess: () => globalThis.process.binding('fs'),
   require: () => require('node:fs'),
   Buffer: () => Buffer.from('x'),
+  // Node's internals call postMessage on the worker's internal port through this prototype.
+  patchPortPrototype: () => { MessagePort.prototype.postMessage = () => undefined },
+  patchEventTarget: () => Object.defineProperty(EventTarget.prototype, 'addEventListener', { value: () => undefined }),
   consoleStdio: () => {
     const streams = [console._stdout, console._stderr, ...Object.getOwnPropertySymbols(console).map((s) => console[s])]
     const found = streams.find((stream) => stream !== undefined)
@@ -71,7 +74,7 @@ export async function probe() {
   test('network, built-ins, files, packages and process are out of reach', async () => {
     const mod = await start<{ probe(): Record<string, string> }>(PROBE)
     const outcome = await mod.probe()
-    expect(Object.keys(outcome)).toHaveLength(17)
+    expect(Object.keys(outcome)).toHaveLength(19)
     for (const [name, result] of Object.entries(outcome)) {
       expect(result, name).not.toMatch(/^reached/)
     }
@@ -99,6 +102,8 @@ export async function probe() {
       require: /ReferenceError: require is not defined/,
       Buffer: /ReferenceError: Buffer is not defined/,
       consoleStdio: /console holds no stream/,
+      patchPortPrototype: /TypeError: Cannot assign to read only property 'postMessage'/,
+      patchEventTarget: /TypeError: Cannot redefine property: addEventListener/,
     }
     expect(Object.keys(expected).sort()).toEqual(Object.keys(outcome).sort())
     for (const [name, pattern] of Object.entries(expected)) {
