@@ -286,11 +286,15 @@ export class CodePeerSession {
         ? error.message
         : 'the serving peer could not read its code store'
       response = { type: 'err', rid, code, message }
+    }
+    try {
+      await this.#answer(response)
     } finally {
-      // Free before answering: once the peer has its answer, it may use the slot again.
+      // Held until the answer is handed to the channel (the peer cannot have it before): answers
+      // queued behind a slow or flooded channel count against maxInFlight too, so a peer asking
+      // for a large object again and again cannot make this side hold unbounded encoded answers.
       this.#serving--
     }
-    await this.#answer(response)
   }
 
   /**

@@ -25,28 +25,53 @@ const noWorkers: WorkerHost = {
   start: () => Promise.reject(new PeerjectError('ERR_CODE_LOAD', 'no workers in this test')),
 }
 
-/** A session whose peer is this test: `next()` resolves with the next message the session sends. */
-function scripted(options: Partial<CodeServiceOptions> = {}, limits?: CodeLimits) {
+/**
+ * A session whose peer is this test: `next()` resolves with the next message the session sends,
+ * delivered a macrotask after the send resolved (as over a network: the peer cannot have a message
+ * before it was handed to the channel). With `handedOver`, each send resolves only once that
+ * promise has; `attempted()` resolves with the next message given to send, handed over or not.
+ */
+function scripted(
+  options: Partial<CodeServiceOptions> = {},
+  limits?: CodeLimits,
+  handedOver?: Promise<void>,
+) {
   const service = new CodeService({
     codec,
     host: noWorkers,
     ...options,
     ...(limits === undefined ? {} : { limits }),
   })
-  const queue: unknown[] = []
-  const waiting: Array<(value: unknown) => void> = []
+  const inbox = mailbox()
+  const attempts = mailbox()
   const session: CodePeerSession = service.session('peer-x' as PeerId, async (bytes) => {
     const message = codec.decode(bytes)
-    const waiter = waiting.shift()
-    if (waiter === undefined) queue.push(message)
-    else waiter(message)
+    attempts.put(message)
+    await handedOver
+    setImmediate(() => inbox.put(message))
   })
-  const next = (): Promise<unknown> =>
-    queue.length > 0
-      ? Promise.resolve(queue.shift())
-      : new Promise((resolve) => waiting.push(resolve))
+  const next = inbox.take
+  const attempted = attempts.take
   const send = (message: unknown): void => session.dispatch(codec.encode(message))
-  return { service, session, next, send, queued: queue }
+  return { service, session, next, attempted, send, queued: inbox.queue }
+}
+
+/** Messages in arrival order: `take()` resolves with the next one. */
+function mailbox(): { put(message: unknown): void; take(): Promise<unknown>; queue: unknown[] } {
+  const queue: unknown[] = []
+  const waiting: Array<(value: unknown) => void> = []
+  return {
+    queue,
+    put(message) {
+      const waiter = waiting.shift()
+      if (waiter === undefined) queue.push(message)
+      else waiter(message)
+    },
+    take: () =>
+      queue.length > 0
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve) => waiting.push(resolve)),
+  }
 }
 
 const SOURCE = 'export const answer = 42'
@@ -172,6 +197,23 @@ describe('a hostile peer asking', () => {
     release()
     expect(await next()).toMatchObject({ type: 'err', rid: 1, code: 'ERR_NOT_FOUND' })
     expect(await next()).toMatchObject({ type: 'err', rid: 2, code: 'ERR_NOT_FOUND' })
+  })
+
+  test('a request holds its slot until its answer is handed to the channel', async () => {
+    // Answers queued behind a slow channel are bounded by maxInFlight too: a peer asking for a
+    // large object many times cannot make this side hold unbounded encoded answers.
+    let handOver: () => void = () => undefined
+    const handedOver = new Promise<void>((resolve) => (handOver = resolve))
+    const { next, attempted, send } = scripted({}, { maxInFlight: 1 }, handedOver)
+    send({ type: 'get', rid: 1, id: 'a'.repeat(64) })
+    expect(await attempted()).toMatchObject({ type: 'err', rid: 1, code: 'ERR_NOT_FOUND' })
+    send({ type: 'get', rid: 2, id: 'a'.repeat(64) })
+    expect(await attempted()).toMatchObject({ type: 'err', rid: 2, code: 'ERR_QUOTA' })
+    handOver()
+    expect(await next()).toMatchObject({ rid: 1 }) // the peer has the first answer: slot free
+    expect(await next()).toMatchObject({ rid: 2 })
+    send({ type: 'get', rid: 3, id: 'a'.repeat(64) })
+    expect(await next()).toMatchObject({ type: 'err', rid: 3, code: 'ERR_NOT_FOUND' })
   })
 
   test('a verifyToken that never settles is given up after requestTimeoutMs, freeing its slot', async () => {
