@@ -4,7 +4,9 @@
  * - {@link CallGuard} (exports side, wrapped by `Comlink.wrap`): times every request, and once the
  *   worker is gone settles every pending request with an error, so no promise is left hanging
  *   (Comlink alone never settles a call whose worker died). A request that outlives `timeoutMs`
- *   calls `onTimeout`, which terminates the worker and closes the guard with `ERR_TIMEOUT`.
+ *   calls `onTimeout`, which terminates the worker and closes the guard with `ERR_TIMEOUT`. Live
+ *   objects cross in neither direction: arguments other than plain values, `new` and new
+ *   endpoints are refused before they leave, and an answer carrying a proxy is refused on arrival.
  * - {@link CapabilityGate} (capabilities side, given to `Comlink.expose`): the worker is untrusted,
  *   so only `GET` and `APPLY` (and `RELEASE`) of plain paths with plain-value arguments reach
  *   Comlink. Refused: `SET` (would let code write into the host's objects, e.g. `__proto__`),
@@ -19,7 +21,7 @@
  */
 import type { Endpoint } from 'comlink'
 
-import type { PeerjectError } from '../errors.js'
+import { PeerjectError } from '../errors.js'
 import { isTimerDelay } from '../timers.js'
 
 type ListenerArgument = EventListenerOrEventListenerObject
@@ -78,9 +80,9 @@ export class CallGuard implements Endpoint {
 
   postMessage(message: unknown, transfer?: Transferable[]): void {
     const id = requestId(message)
-    if (this.#closed !== undefined) {
-      const error = this.#closed
-      if (id !== undefined) queueMicrotask(() => this.#deliver(rejection(id, error)))
+    const refused = this.#closed ?? outgoingRefusal(message)
+    if (refused !== undefined) {
+      if (id !== undefined) queueMicrotask(() => this.#deliver(rejection(id, refused)))
       return
     }
     if (id !== undefined) {
@@ -140,6 +142,21 @@ export class CallGuard implements Endpoint {
       this.#options.onBusy?.(false)
       if (this.#timer !== undefined) refTimer(this.#timer, false)
     }
+    const { type, name } = data as { type?: unknown; name?: unknown }
+    if (type === 'HANDLER' && name !== 'throw') {
+      // A live object of the worker (a Comlink proxy on a port of its own) would bypass this guard:
+      // its calls would have no timeout and outlive dispose().
+      this.#deliver(
+        rejection(
+          id,
+          new PeerjectError(
+            'ERR_BAD_MESSAGE',
+            'the code object answered with a live object (a proxy); only data crosses',
+          ),
+        ),
+      )
+      return
+    }
     this.#deliver(data)
   }
 
@@ -174,6 +191,32 @@ function refTimer(timer: ReturnType<typeof setTimeout>, on: boolean): void {
   const node = timer as { ref?: () => void; unref?: () => void }
   if (on) node.ref?.()
   else node.unref?.()
+}
+
+/**
+ * Why a request to the worker is refused here, or `undefined` when it may go. Functions and
+ * Comlink proxies (any wire value but `RAW`) would hand the code object a live object of the host
+ * — `cb.constructor` is the host's `Function` — so they never leave; `new` and new endpoints would
+ * answer with a proxy of the worker that bypasses this guard.
+ */
+function outgoingRefusal(message: unknown): PeerjectError | undefined {
+  const { type, argumentList, value } = (message ?? {}) as Record<string, unknown>
+  if (type === 'CONSTRUCT' || type === 'ENDPOINT') {
+    return new PeerjectError(
+      'ERR_UNSERIALIZABLE',
+      `${type === 'CONSTRUCT' ? '`new` on' : 'a new endpoint of'} a code object's export would return a live object of its worker; export a function that returns data instead`,
+    )
+  }
+  const values = Array.isArray(argumentList) ? argumentList : type === 'SET' ? [value] : []
+  for (const item of values) {
+    if ((item as { type?: unknown } | null)?.type !== 'RAW') {
+      return new PeerjectError(
+        'ERR_UNSERIALIZABLE',
+        'a code object cannot be given functions or proxies (Comlink.proxy would hand it a live object of this side); grant what it needs with run({ capabilities })',
+      )
+    }
+  }
+  return undefined
 }
 
 const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype'])

@@ -125,9 +125,35 @@ export async function runCode<T>(
       ) {
         return missingExport(label, property, exportTypes)
       }
-      return Reflect.get(target, property, receiver)
+      return readOnly(Reflect.get(target, property, receiver), label)
     },
+    set: (_target, property) => refuseWrite(label, property),
+    deleteProperty: (_target, property) => refuseWrite(label, property),
   }) as RunningCode<T>
+}
+
+/**
+ * Comlink's proxy for a path below the exports, with writes refused. Comlink sends an assignment
+ * without anyone holding its promise, so its failure (a module namespace is read-only) would be an
+ * unhandled rejection, which ends a Node process; refusing it here makes it a TypeError at the
+ * assignment instead. `then` (awaiting a read) is passed through as is.
+ */
+function readOnly(value: unknown, label: string): unknown {
+  if (typeof value !== 'function') return value
+  return new Proxy(value, {
+    get: (target, property, receiver) => {
+      const inner: unknown = Reflect.get(target, property, receiver)
+      return property === 'then' ? inner : readOnly(inner, label)
+    },
+    set: (_target, property) => refuseWrite(label, property),
+    deleteProperty: (_target, property) => refuseWrite(label, property),
+  })
+}
+
+function refuseWrite(label: string, property: string | symbol): never {
+  throw new TypeError(
+    `code object ${label} is read-only here: '${String(property)}' cannot be assigned or deleted; export a function that changes its state`,
+  )
 }
 
 /** What `running.name` is when the module has no export `name`: calling or awaiting it rejects. */

@@ -113,4 +113,39 @@ describe('CallGuard', () => {
     expect(busy).toEqual([true, false, true, false])
     port2.close()
   })
+
+  test('live objects cross in neither direction: proxies, functions, new and endpoints', async () => {
+    const { port1, port2 } = new MessageChannel()
+    const guard = new CallGuard(port1, { timeoutMs: 5000, onTimeout: () => undefined })
+    const seen: unknown[] = []
+    port2.onmessage = (event: MessageEvent<{ id: string; path: string[] }>) => {
+      seen.push(event.data)
+      // A worker forging an answer that carries a proxy on a port of its own.
+      const { port1: forged } = new MessageChannel()
+      port2.postMessage({ id: event.data.id, type: 'HANDLER', name: 'proxy', value: forged }, [
+        forged,
+      ])
+    }
+    const remote = Comlink.wrap<{
+      call(cb: unknown): unknown
+      Box: new () => unknown
+      item: unknown
+    }>(guard)
+    await expect(remote.call(Comlink.proxy(() => 1))).rejects.toMatchObject({
+      code: 'ERR_UNSERIALIZABLE',
+      message: expect.stringMatching(/cannot be given functions or proxies/),
+    })
+    await expect(new remote.Box()).rejects.toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    await expect(remote[Comlink.createEndpoint]()).rejects.toMatchObject({
+      code: 'ERR_UNSERIALIZABLE',
+    })
+    expect(seen).toEqual([]) // none of them reached the worker
+    await expect(remote.item).rejects.toMatchObject({
+      code: 'ERR_BAD_MESSAGE',
+      message: expect.stringMatching(/live object/),
+    })
+    expect(seen).toHaveLength(1)
+    expect(guard.pending).toBe(0)
+    port2.close()
+  })
 })

@@ -2,6 +2,7 @@
  * What a running code object can and cannot do in Node (worker threads): isolation from the network
  * and Node's built-ins, capabilities, time and memory limits, load errors, dispose.
  */
+import * as Comlink from 'comlink'
 import { afterEach, describe, expect, test } from 'vitest'
 
 import { Codec } from '../../src/codec/index.js'
@@ -240,6 +241,37 @@ describe('limits and lifecycle', () => {
     await expect(pending).rejects.toMatchObject({ code: 'ERR_CLOSED' })
     await expect(mod.ok()).rejects.toMatchObject({ code: 'ERR_CLOSED' })
     mod.dispose() // idempotent
+  })
+
+  test('callbacks, `new` and writes are refused at the call; the module keeps serving', async () => {
+    type Mod = {
+      typeOf(value: unknown): string
+      Box: new () => { hang(): Promise<void> }
+      n: number
+      obj: { x: number }
+    }
+    const mod = await start<Mod>(
+      [
+        'export function typeOf(value) { return typeof value }',
+        'export class Box { hang() { return new Promise(() => {}) } }',
+        'export let n = 1',
+        'export const obj = { x: 1 }',
+      ].join('\n'),
+    )
+    // A Comlink proxy would give the module the host's Function through `cb.constructor`.
+    await expect(mod.typeOf(Comlink.proxy(() => 1))).rejects.toMatchObject({
+      code: 'ERR_UNSERIALIZABLE',
+    })
+    // `new` would answer with a proxy on a port of its own, outside timeouts and dispose().
+    await expect(new mod.Box()).rejects.toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
+    // Comlink sends writes without holding their promise: refused here as a TypeError, never an
+    // unhandled rejection.
+    expect(() => (mod.n = 5)).toThrow(/read-only here: 'n' cannot be assigned/)
+    expect(() => (mod.obj.x = 5)).toThrow(TypeError)
+    expect(() => delete (mod.obj as Partial<Mod['obj']>).x).toThrow(TypeError)
+    expect(await mod.n).toBe(1)
+    expect(await mod.obj.x).toBe(1)
+    expect(await mod.typeOf(1)).toBe('number')
   })
 
   test('a prewarmed host gives every run a fresh worker of its own', async () => {
