@@ -11,7 +11,7 @@
 import { PeerjectError } from '../errors.js'
 import { codeIdOf, scanDependencies, shortId, sourceBytes } from './code-id.js'
 import { cleanMetadata, isCodeMetadata } from './protocol.js'
-import { hasTrustedSignature } from './signature.js'
+import { checkTrustedKeys, hasTrustedSignature } from './signature.js'
 import type {
   CodeId,
   CodeMetadata,
@@ -64,7 +64,8 @@ export async function readLocal(store: CodeStore, id: CodeId): Promise<CodeModul
 
 /** Collects, verifies and orders the graph of `root`. */
 export async function collectCode(root: CodeId, options: CollectOptions): Promise<FetchedCode> {
-  const { store, trustedKeys, maxModules, remote } = options
+  const { store, maxModules, remote } = options
+  const trustedKeys = checkTrustedKeys(options.trustedKeys, 'trustedKeys')
   const modules = new Map<CodeId, CodeModule>()
   const parentOf = new Map<CodeId, CodeId | undefined>([[root, undefined]])
   const chainTo = (id: CodeId): CodeId[] => {

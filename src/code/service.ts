@@ -11,7 +11,7 @@ import { createMemoryStore } from './memory-store.js'
 import { cleanMetadata, isCodeMetadata, MAX_DESCRIPTION, MAX_SHORT_TEXT } from './protocol.js'
 import { runCode } from './runner.js'
 import { CodePeerSession } from './session.js'
-import { signCodeId } from './signature.js'
+import { checkTrustedKeys, signCodeId } from './signature.js'
 import type {
   CodeId,
   CodeLimits,
@@ -91,7 +91,10 @@ export class CodeService {
       codec: options.codec,
       store: this.#store,
       verifyToken: options.verifyToken ?? (() => true),
-      trustedKeys: options.trustedKeys ?? [],
+      trustedKeys:
+        options.trustedKeys === undefined
+          ? []
+          : checkTrustedKeys(options.trustedKeys, 'code.trustedKeys'),
       limits: { ...DEFAULT_CODE_LIMITS, ...options.limits },
       listServed: () => this.list(),
       remember: (metadata) => this.#known.set(metadata.id, metadata),

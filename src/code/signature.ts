@@ -22,6 +22,36 @@ export async function exportPublicKey(key: CryptoKey): Promise<string> {
   return toBase64Url(new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', key)))
 }
 
+/**
+ * Checks a `trustedKeys` option: an array of public keys (CryptoKey) or their base64url strings.
+ * Throws a TypeError otherwise — a Set, a lone key or a typo must not silently mean "trust
+ * everything", which is what an empty list means.
+ */
+export function checkTrustedKeys(value: unknown, where: string): readonly TrustedKey[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError(
+      `${where} must be an array of public keys (CryptoKey or exportPublicKey() strings), got ${describeValue(value)}`,
+    )
+  }
+  for (const [index, key] of value.entries()) {
+    if (typeof key === 'string') continue
+    const type = (key as { type?: unknown } | null)?.type
+    if (type === 'public') continue
+    throw new TypeError(
+      type === 'private' || type === 'secret'
+        ? `${where}[${index}] is a ${type} key; trust the publisher's public key`
+        : `${where}[${index}] is ${describeValue(key)}, not a public key (CryptoKey or exportPublicKey() string)`,
+    )
+  }
+  return value as readonly TrustedKey[]
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value !== 'object') return typeof value
+  return `a ${(value as object).constructor?.name ?? 'object'}`
+}
+
 /** Signs `id` with `keys.privateKey`. */
 export async function signCodeId(id: CodeId, keys: CryptoKeyPair): Promise<CodeSignature> {
   const signature = await globalThis.crypto.subtle.sign(

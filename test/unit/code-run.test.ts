@@ -252,6 +252,21 @@ describe('signatures', () => {
     })
     expect(await trustingOther.store.getObject(id)).toBeUndefined()
 
+    // Anything but an array of public keys is a TypeError, never "trust everything" (an empty
+    // list's meaning): a lone key, a Set, a private key.
+    expect(() => service({ trustedKeys: publisherKey.publicKey as never })).toThrow(
+      /code\.trustedKeys must be an array of public keys .*, got a CryptoKey/,
+    )
+    expect(() => service({ trustedKeys: new Set([publisherKey.publicKey]) as never })).toThrow(
+      /got a Set/,
+    )
+    expect(() => service({ trustedKeys: [publisherKey.privateKey] })).toThrow(
+      /code\.trustedKeys\[0\] is a private key/,
+    )
+    await expect(
+      connect(a, service()).fromB.fetch(id, { trustedKeys: publisherKey.publicKey as never }),
+    ).rejects.toThrow(/trustedKeys must be an array/)
+
     const unsigned = service()
     const unsignedId = await unsigned.publish('export const x = 1')
     await expect(
