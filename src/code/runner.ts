@@ -28,6 +28,11 @@ export const DEFAULT_RUN_TIMEOUT_MS = 30_000
 
 /** Extra hooks for the owner of running code objects (the service). */
 export interface RunHooks {
+  /**
+   * Called once its worker has started, with a function that stops it while it is still loading:
+   * `runCode` then rejects with the given error.
+   */
+  readonly onStart?: (stop: (error: PeerjectError) => void) => void
   /** Called once when the code object stops for any reason. */
   readonly onStop?: () => void
 }
@@ -87,17 +92,20 @@ export async function runCode<T>(
     setRef(capabilityChannel.port1, false)
   }
   void handle.stopped.then((error) => stop(error, closedError(label, `stopped: ${error.message}`)))
+  let abortLoad: (error: PeerjectError) => void = () => undefined
+  const aborted = new Promise<never>((_, reject) => (abortLoad = reject))
+  aborted.catch(() => undefined) // only observed while loading
+  hooks.onStart?.((error) => {
+    abortLoad(error)
+    stop(error, error)
+  })
 
   let exportTypes: Readonly<Record<string, string>>
   try {
-    exportTypes = await load(
-      handle,
-      code,
-      label,
-      timeoutMs,
-      exportsChannel.port2,
-      capabilityChannel?.port2,
-    )
+    exportTypes = await Promise.race([
+      load(handle, code, label, timeoutMs, exportsChannel.port2, capabilityChannel?.port2),
+      aborted,
+    ])
   } catch (error) {
     const failure = isPeerjectError(error)
       ? error

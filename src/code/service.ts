@@ -199,20 +199,28 @@ export class CodeService {
 
   async #run<T>(code: FetchedCode, options: RunOptions): Promise<RunningCode<T>> {
     if (this.#closed !== undefined) throw this.#closed
-    const entry = { dispose: (): void => undefined, stopped: false }
-    const running = await runCode<T>(this.#options.host, code, options, {
-      onStop: () => {
-        entry.stopped = true
-        this.#running.delete(entry)
-      },
-    })
-    entry.dispose = () => running.dispose()
-    if (this.#closed !== undefined) {
-      running.dispose()
-      throw this.#closed
+    // Registered from the start: closing the service (leaving the room) while the module is still
+    // loading stops its worker and rejects run() with the reason, instead of leaving both behind.
+    const entry = { dispose: (): void => undefined }
+    this.#running.add(entry)
+    try {
+      const running = await runCode<T>(this.#options.host, code, options, {
+        onStart: (stop) => {
+          entry.dispose = () => stop(this.#closed ?? new PeerjectError('ERR_CLOSED', 'closed'))
+          if (this.#closed !== undefined) entry.dispose() // closed while the worker started
+        },
+        onStop: () => this.#running.delete(entry),
+      })
+      entry.dispose = () => running.dispose()
+      if (this.#closed !== undefined) {
+        running.dispose()
+        throw this.#closed
+      }
+      return running
+    } catch (error) {
+      this.#running.delete(entry)
+      throw error
     }
-    if (!entry.stopped) this.#running.add(entry)
-    return running
   }
 }
 

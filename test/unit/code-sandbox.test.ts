@@ -8,6 +8,8 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { Codec } from '../../src/codec/index.js'
 import { CodeService, type RunOptions, type RunningCode } from '../../src/code/index.js'
 import { NodeWorkerHost } from '../../src/code/node.js'
+import type { WorkerHost } from '../../src/code/worker-host.js'
+import { PeerjectError } from '../../src/errors.js'
 
 const running: Array<{ dispose(): void }> = []
 
@@ -273,6 +275,40 @@ describe('limits and lifecycle', () => {
     expect(await mod.n).toBe(1)
     expect((await mod.obj).x).toBe(1)
     expect(await mod.typeOf(1)).toBe('number')
+  })
+
+  test('closing the service while a module is still loading stops its worker and rejects run()', async () => {
+    // A host that tells when the module was sent to its worker, and when the worker was stopped.
+    const inner = new NodeWorkerHost()
+    let loading!: () => void
+    const sent = new Promise<void>((resolve) => (loading = resolve))
+    let terminated = false
+    const host: WorkerHost = {
+      async start(options) {
+        const handle = await inner.start(options)
+        const post = handle.port.postMessage.bind(handle.port)
+        handle.port.postMessage = ((message: unknown, transfer: Transferable[]) => {
+          post(message, transfer)
+          loading()
+        }) as MessagePort['postMessage']
+        return {
+          port: handle.port,
+          stopped: handle.stopped,
+          keepAlive: (active) => handle.keepAlive?.(active),
+          terminate: () => {
+            terminated = true
+            handle.terminate()
+          },
+        }
+      },
+    }
+    const code = new CodeService({ codec: new Codec(), host })
+    const id = await code.publish('for (;;) {}')
+    const run = code.run(id, { timeoutMs: Infinity })
+    await sent
+    code.close(new PeerjectError('ERR_CLOSED', 'you left the room'))
+    await expect(run).rejects.toMatchObject({ code: 'ERR_CLOSED', message: 'you left the room' })
+    expect(terminated).toBe(true)
   })
 
   test('a prewarmed host gives every run a fresh worker of its own', async () => {
