@@ -106,10 +106,13 @@ export class CodePeerSession {
 
   /**
    * Fetches `id` and its dependencies (local store first), verifies each against its id and the
-   * root's signature when trusted keys are set, and caches what came from the peer.
+   * root's signature when trusted keys are set, and caches what came from the peer. Once the peer
+   * has left, what the store holds still resolves; anything that must come from the peer rejects
+   * with the reason it left.
    */
   async fetch(id: CodeId, options: FetchOptions = {}): Promise<FetchedCode> {
-    this.#throwIfClosed()
+    // No closed check here: what is in the store already runs after the peer left; only asking
+    // the peer for what is missing rejects (in #request).
     if (!isCodeId(id)) {
       throw new PeerjectError(
         'ERR_BAD_MESSAGE',

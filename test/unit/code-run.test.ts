@@ -147,6 +147,19 @@ describe('publish, fetch, run', () => {
     await expect(fromB.fetch(id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
   })
 
+  test('after the serving peer left, what was fetched still runs from the store; the rest is ERR_PEER_LEFT', async () => {
+    const a = service()
+    const b = service()
+    const cached = await a.publish(DEP)
+    const never = await a.publish('export const other = 2')
+    const { fromB } = connect(a, b)
+    await fromB.fetch(cached)
+    fromB.close(new PeerjectError('ERR_PEER_LEFT', 'peer-a left'))
+    await expect(fromB.fetch(cached)).resolves.toMatchObject({ id: cached })
+    await expect(fromB.fetch(never)).rejects.toMatchObject({ code: 'ERR_PEER_LEFT' })
+    await expect(fromB.list()).rejects.toMatchObject({ code: 'ERR_PEER_LEFT' })
+  })
+
   test('tampered bytes from the serving peer reject ERR_INTEGRITY and are not cached', async () => {
     const honest = createMemoryStore()
     const tampering: CodeStore = {
