@@ -211,7 +211,17 @@ async function load(
       : undefined
     void handle.stopped.then((error) => {
       clearTimeout(timer)
-      reject(error)
+      // A worker that exits by itself while loading ran out of things to do: in Node, a top-level
+      // await that can never settle.
+      reject(
+        error.code === 'ERR_CLOSED'
+          ? new PeerjectError(
+              'ERR_CODE_LOAD',
+              `code object ${label} stopped before it finished loading (${error.message}): does it await something at top level that never settles?`,
+              { cause: error },
+            )
+          : error,
+      )
     })
     handle.port.onmessage = (event: MessageEvent) => {
       clearTimeout(timer)

@@ -205,6 +205,13 @@ describe('limits and lifecycle', () => {
     expect(performance.now() - started).toBeLessThan(300 + 2000)
   })
 
+  test('a top-level await that never settles rejects ERR_CODE_LOAD saying so', async () => {
+    expect(await failure('await new Promise(() => {})\nexport const never = 1')).toMatchObject({
+      code: 'ERR_CODE_LOAD',
+      message: expect.stringMatching(/stopped before it finished loading .* at top level/),
+    })
+  })
+
   test('a syntax error rejects ERR_CODE_LOAD with the module message', async () => {
     const error = await failure('export function broken( {')
     expect(error).toMatchObject({ code: 'ERR_CODE_LOAD' })
