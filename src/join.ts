@@ -2,7 +2,7 @@
  * `joinRoom` without the platform: validates options, picks the connector (peerject's signaling
  * server, or a PeerServer through the PeerJS adapter), joins, and assembles the room.
  */
-import { CodeService } from './code/index.js'
+import { checkCodeOptions, CodeService } from './code/index.js'
 import type { CodeLimits, CodeStore, TrustedKey, VerifyToken, WorkerHost } from './code/index.js'
 import { ClassRegistry, Codec } from './codec/index.js'
 import type { Connector } from './connector.js'
@@ -118,6 +118,7 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
     )
   }
   const limits = splitLimits(options.limits)
+  checkCodeOptions(options.code ?? {})
   if (
     options.connectTimeoutMs !== undefined &&
     !(Number.isFinite(options.connectTimeoutMs) && options.connectTimeoutMs > 0)

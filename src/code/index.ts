@@ -24,6 +24,7 @@ export {
 } from './protocol.js'
 export { DEFAULT_RUN_TIMEOUT_MS } from './runner.js'
 export {
+  checkCodeOptions,
   CodeService,
   DEFAULT_CODE_LIMITS,
   type CodeCodec,

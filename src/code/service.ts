@@ -86,16 +86,14 @@ export class CodeService {
 
   constructor(options: CodeServiceOptions) {
     this.#options = options
+    checkCodeOptions(options)
     this.#store = options.store ?? createMemoryStore()
     this.#context = {
       codec: options.codec,
       store: this.#store,
       verifyToken: options.verifyToken ?? (() => true),
-      trustedKeys:
-        options.trustedKeys === undefined
-          ? []
-          : checkTrustedKeys(options.trustedKeys, 'code.trustedKeys'),
-      limits: { ...DEFAULT_CODE_LIMITS, ...options.limits },
+      trustedKeys: options.trustedKeys ?? [],
+      limits: resolveCodeLimits(options.limits),
       listServed: () => this.list(),
       remember: (metadata) => this.#known.set(metadata.id, metadata),
       run: (code, runOptions) => this.#run(code, runOptions),
@@ -222,6 +220,78 @@ export class CodeService {
       throw error
     }
   }
+}
+
+/**
+ * Checks the code options a room is joined with (`joinRoom({ code })`), before anything starts:
+ * a store missing a function, a verifyToken that is not one, trusted keys that are not an array
+ * of public keys are TypeErrors; an unknown limit or one out of range is a RangeError.
+ */
+export function checkCodeOptions(
+  options: Pick<CodeServiceOptions, 'store' | 'verifyToken' | 'trustedKeys' | 'limits'>,
+): void {
+  if (options.store !== undefined) checkStore(options.store)
+  if (options.verifyToken !== undefined && typeof options.verifyToken !== 'function') {
+    throw new TypeError(
+      `code.verifyToken must be a function (token, id, peer) => boolean, got ${typeof options.verifyToken}`,
+    )
+  }
+  if (options.trustedKeys !== undefined) checkTrustedKeys(options.trustedKeys, 'code.trustedKeys')
+  resolveCodeLimits(options.limits)
+}
+
+/** The store functions {@link CodeStore} requires (`listMetadata` is optional). */
+const STORE_FUNCTIONS = [
+  'getObject',
+  'getMetadata',
+  'registerObject',
+  'registerMetadata',
+  'removeObject',
+] as const
+
+/** Throws a TypeError naming what `store` lacks. */
+function checkStore(store: CodeStore): void {
+  const missing = STORE_FUNCTIONS.filter(
+    (name) => typeof (store as unknown as Record<string, unknown> | null)?.[name] !== 'function',
+  )
+  const list = (store as { listMetadata?: unknown } | null)?.listMetadata
+  if (list !== undefined && typeof list !== 'function') missing.push('listMetadata' as never)
+  if (missing.length > 0) {
+    throw new TypeError(
+      `code.store must have the functions ${STORE_FUNCTIONS.join(', ')} (and optionally listMetadata); missing or not a function: ${missing.join(', ')}`,
+    )
+  }
+}
+
+/**
+ * Fills in the default code limits and checks the given ones: an unknown name or a value out of
+ * range is a RangeError naming it, as for the room's own limits.
+ */
+export function resolveCodeLimits(limits: CodeLimits | undefined): Required<CodeLimits> {
+  if (limits === undefined) return { ...DEFAULT_CODE_LIMITS }
+  if (typeof limits !== 'object' || limits === null) {
+    throw new RangeError('code.limits must be an object, e.g. { maxSourceBytes: 1e6 }')
+  }
+  const resolved: Record<string, number> = { ...DEFAULT_CODE_LIMITS }
+  for (const [key, value] of Object.entries(limits)) {
+    if (value === undefined) continue
+    if (!Object.hasOwn(DEFAULT_CODE_LIMITS, key)) {
+      throw new RangeError(
+        `code.limits: unknown limit "${key}"; the limits are ${Object.keys(DEFAULT_CODE_LIMITS).join(', ')}`,
+      )
+    }
+    const valid =
+      key === 'requestTimeoutMs'
+        ? typeof value === 'number' && value > 0 // Infinity: no timeout
+        : Number.isSafeInteger(value) && (value as number) > 0
+    if (!valid) {
+      throw new RangeError(
+        `code.limits.${key} must be a positive ${key === 'requestTimeoutMs' ? 'number' : 'integer'}, got ${String(value)}`,
+      )
+    }
+    resolved[key] = value as number
+  }
+  return resolved as Required<CodeLimits>
 }
 
 function checkText(field: string, value: unknown, max: number): void {

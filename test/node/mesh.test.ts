@@ -169,6 +169,28 @@ describe('joinRoom options and a left room', () => {
     expect(timeout).toBeInstanceOf(RangeError)
   })
 
+  it('code options are checked when joining: a typo, a bad store or verifyToken reject, naming it', async () => {
+    const bad: Array<[Record<string, unknown>, ErrorConstructor, string]> = [
+      [{ limits: { maxSourceByte: 1000 } }, RangeError, 'unknown limit "maxSourceByte"'],
+      [{ limits: { maxInFlight: -1 } }, RangeError, 'code.limits.maxInFlight'],
+      [{ limits: { requestTimeoutMs: '5' } }, RangeError, 'code.limits.requestTimeoutMs'],
+      [{ store: {} }, TypeError, 'missing or not a function: getObject'],
+      [{ verifyToken: true }, TypeError, 'code.verifyToken must be a function'],
+      [{ trustedKeys: 'key' }, TypeError, 'code.trustedKeys must be an array'],
+    ]
+    for (const [code, kind, named] of bad) {
+      const error = await joinRoom({
+        signaling: server.url,
+        room: 'code-options',
+        code: code as never,
+      })
+        .then((room) => room.leave())
+        .catch((error: unknown) => error)
+      expect(error, JSON.stringify(code)).toBeInstanceOf(kind)
+      expect(String(error)).toContain(named)
+    }
+  })
+
   it('missing or conflicting connection options reject with a TypeError saying what to pass', async () => {
     const cases: Array<[Parameters<typeof joinRoom>[0], string]> = [
       [{ signaling: server.url, room: '' }, 'needs a room name'],
