@@ -94,7 +94,25 @@ export class CallGuard implements Endpoint {
         else refTimer(this.#timer, true)
       }
     }
-    this.#port.postMessage(message, transfer ?? [])
+    try {
+      this.#port.postMessage(message, transfer ?? [])
+    } catch (error) {
+      // Structured clone refused a value (a function or a class instance with private state
+      // nested in an argument): a coded rejection of that call, not a DataCloneError.
+      if (id === undefined) throw error
+      this.#pending.delete(id)
+      if (this.#pending.size === 0) {
+        this.#options.onBusy?.(false)
+        if (this.#timer !== undefined) refTimer(this.#timer, false)
+      }
+      const message = error instanceof Error ? error.message : String(error)
+      const refused = new PeerjectError(
+        'ERR_UNSERIALIZABLE',
+        `an argument cannot be sent to a code object (${message}); only data crosses`,
+        { cause: error },
+      )
+      queueMicrotask(() => this.#deliver(rejection(id, refused)))
+    }
   }
 
   addEventListener(_type: string, listener: ListenerArgument): void {

@@ -271,6 +271,11 @@ describe('limits and lifecycle', () => {
     await expect(mod.typeOf(Comlink.proxy(() => 1))).rejects.toMatchObject({
       code: 'ERR_UNSERIALIZABLE',
     })
+    // A function nested in an argument cannot be cloned: a coded rejection, not a DataCloneError.
+    await expect(mod.typeOf({ nested: () => 1 })).rejects.toMatchObject({
+      code: 'ERR_UNSERIALIZABLE',
+      message: expect.stringMatching(/cannot be sent to a code object/),
+    })
     // `new` would answer with a proxy on a port of its own, outside timeouts and dispose().
     await expect(new mod.Box()).rejects.toMatchObject({ code: 'ERR_UNSERIALIZABLE' })
     // Comlink sends writes without holding their promise: refused here as a TypeError, never an
