@@ -121,10 +121,15 @@ export async function runCode<T>(
   // Every export is listed (unless there are more than MAX_EXPORTS): a name that is not one is a
   // coded error here, not a TypeError from inside Comlink's worker side.
   const complete = Object.keys(exportTypes).length < MAX_EXPORTS
-  return new Proxy(remote as object, {
-    get: (target, property, receiver) => {
+  const description = `[code object ${label}: ${Object.keys(exportTypes).join(', ') || 'no exports'}]`
+  const proxied = remote as unknown as Record<string | symbol, unknown>
+  return new Proxy(shell(description), {
+    get: (_shell, property) => {
       if (property === 'dispose') return dispose
       if (property === 'exportTypes') return exportTypes
+      if (isLocalMember(property) && !(property in exportTypes)) {
+        return localMember(proxied, property, description)
+      }
       if (
         complete &&
         typeof property === 'string' &&
@@ -133,11 +138,27 @@ export async function runCode<T>(
       ) {
         return missingExport(label, property, exportTypes)
       }
-      return readOnly(Reflect.get(target, property, receiver), label)
+      return readOnly(proxied[property], label)
     },
-    set: (_target, property) => refuseWrite(label, property),
-    deleteProperty: (_target, property) => refuseWrite(label, property),
-  }) as RunningCode<T>
+    set: (_shell, property) => refuseWrite(label, property),
+    deleteProperty: (_shell, property) => refuseWrite(label, property),
+  }) as unknown as RunningCode<T>
+}
+
+/**
+ * The target of the proxies handed to the caller: a function of our own, not Comlink's proxy,
+ * because Node's `util.inspect` (console.log) looks at a proxy's target directly, and Comlink's
+ * would turn that look into a call to the worker. It describes itself for inspection and string
+ * conversion; every other operation goes through the handler to Comlink.
+ */
+function shell(description: string): () => void {
+  const target = function codeObject(): void {}
+  Object.defineProperty(target, INSPECT, { value: () => description, configurable: true })
+  Object.defineProperty(target, Symbol.toPrimitive, {
+    value: () => description,
+    configurable: true,
+  })
+  return target
 }
 
 /**
@@ -148,14 +169,44 @@ export async function runCode<T>(
  */
 function readOnly(value: unknown, label: string): unknown {
   if (typeof value !== 'function') return value
-  return new Proxy(value, {
-    get: (target, property, receiver) => {
-      const inner: unknown = Reflect.get(target, property, receiver)
+  const path = value as ((...args: unknown[]) => unknown) & Record<string | symbol, unknown>
+  const description = `[a value of code object ${label}]`
+  return new Proxy(shell(description), {
+    get: (_shell, property) => {
+      if (isLocalMember(property)) return localMember(path, property, description)
+      const inner = path[property]
       return property === 'then' ? inner : readOnly(inner, label)
     },
-    set: (_target, property) => refuseWrite(label, property),
-    deleteProperty: (_target, property) => refuseWrite(label, property),
+    apply: (_shell, thisArg, args) => Reflect.apply(path, thisArg, args),
+    construct: (_shell, args) => Reflect.construct(path, args) as object,
+    set: (_shell, property) => refuseWrite(label, property),
+    deleteProperty: (_shell, property) => refuseWrite(label, property),
   })
+}
+
+/** Node's `util.inspect.custom` (a registered symbol, so no import of node:util). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
+/**
+ * Members answered here, never sent to the worker: symbols (inspection, conversion to a string,
+ * iteration — a call Comlink sent for them would fail in the worker with no one holding its
+ * promise, an unhandled rejection that ends a Node process) and `toJSON`, which
+ * `JSON.stringify` calls. Comlink's own symbols (`releaseProxy`, `createEndpoint`) go to Comlink.
+ */
+function isLocalMember(property: string | symbol): boolean {
+  return typeof property === 'symbol' || property === 'toJSON'
+}
+
+function localMember(
+  comlinkProxy: Record<string | symbol, unknown>,
+  property: string | symbol,
+  description: string,
+): unknown {
+  if (property === Comlink.releaseProxy || property === Comlink.createEndpoint) {
+    return comlinkProxy[property]
+  }
+  if (property === INSPECT || property === Symbol.toPrimitive) return () => description
+  return undefined
 }
 
 function refuseWrite(label: string, property: string | symbol): never {

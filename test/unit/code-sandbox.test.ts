@@ -2,6 +2,8 @@
  * What a running code object can and cannot do in Node (worker threads): isolation from the network
  * and Node's built-ins, capabilities, time and memory limits, load errors, dispose.
  */
+import { inspect } from 'node:util'
+
 import * as Comlink from 'comlink'
 import { afterEach, describe, expect, test } from 'vitest'
 
@@ -287,6 +289,22 @@ describe('limits and lifecycle', () => {
     expect(await mod.n).toBe(1)
     expect((await mod.obj).x).toBe(1)
     expect(await mod.typeOf(1)).toBe('number')
+  })
+
+  test('printing, stringifying or converting a running module sends nothing to its worker', async () => {
+    const mod = await start<{ obj: { x: number }; twice(n: number): number }>(
+      'export const obj = { x: 1 }\nexport function twice(n) { return 2 * n }',
+    )
+    // Each of these used to send a call the worker failed, with no one holding its promise: an
+    // unhandled rejection, which ends a Node process.
+    expect(inspect(mod)).toMatch(/^\[code object .*: obj, twice\]$/)
+    expect(String(mod)).toMatch(/^\[code object /)
+    expect(JSON.stringify(mod)).toBeUndefined() // a function-like proxy, as JSON gives for functions
+    expect(inspect(mod.obj)).toMatch(/^\[a value of code object /)
+    expect(`${mod.obj}`).toMatch(/^\[a value of code object /)
+    expect(JSON.stringify({ value: mod.obj })).toBe('{}')
+    expect((mod as unknown as Record<symbol, unknown>)[Symbol.iterator]).toBeUndefined()
+    expect(await mod.twice(2)).toBe(4)
   })
 
   test('closing the service while a module is still loading stops its worker and rejects run()', async () => {
