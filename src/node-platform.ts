@@ -15,6 +15,9 @@ export type NodeWebRtc = 'node-datachannel' | 'wrtc' | WebRtcImplementation
  * `{ type, sdp }` copies. (Occasional early failures of node-datachannel connections are retried
  * by the mesh: see docs/architecture.md, "Connection attempts".)
  */
+/** Longest wait for a connection's data channels to close before the connection is closed. */
+const CHANNEL_CLOSE_WAIT_MS = 1000
+
 function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementation {
   // The DOM typings declare legacy callback overloads; only the promise forms exist here.
   const Base = impl.RTCPeerConnection as unknown as new (configuration?: RTCConfiguration) => {
@@ -22,6 +25,56 @@ function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementatio
     createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
   }
   class NodeDataChannelPeerConnection extends Base {
+    readonly #channels = new Set<RTCDataChannel>()
+    #closing = false
+
+    constructor(configuration?: RTCConfiguration) {
+      super(configuration)
+      const self = this as unknown as RTCPeerConnection
+      self.addEventListener('datachannel', (event) => this.#track(event.channel))
+    }
+
+    createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
+      const create = (Base.prototype as unknown as RTCPeerConnection).createDataChannel
+      const channel = create.call(this, label, init)
+      this.#track(channel)
+      return channel
+    }
+
+    /**
+     * Closes the data channels first and closes the connection once they report closed (within
+     * {@link CHANNEL_CLOSE_WAIT_MS}). Closed together (simple-peer closes the channel, then the
+     * connection, in one turn; the polyfill defers the channel's native close by a macrotask),
+     * libdatachannel now and then never reports the channel closed, and its native callbacks
+     * then keep the Node process alive for ever after `leave()` (docs/architecture.md, "Node
+     * WebRTC").
+     */
+    close(): void {
+      if (this.#closing) return
+      this.#closing = true
+      const open = [...this.#channels].filter((channel) => channel.readyState !== 'closed')
+      const closeConnection = (): void => {
+        ;(Base.prototype as unknown as RTCPeerConnection).close.call(this)
+      }
+      if (open.length === 0) return closeConnection()
+      let waiting = open.length
+      const timer = setTimeout(closeConnection, CHANNEL_CLOSE_WAIT_MS)
+      for (const channel of open) {
+        channel.addEventListener('close', () => {
+          if (--waiting === 0) {
+            clearTimeout(timer)
+            closeConnection()
+          }
+        })
+        channel.close()
+      }
+    }
+
+    #track(channel: RTCDataChannel): void {
+      this.#channels.add(channel)
+      channel.addEventListener('close', () => this.#channels.delete(channel))
+    }
+
     override async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
       const description = await super.createOffer(options)
       return { type: description.type, sdp: description.sdp ?? '' }
@@ -31,11 +84,24 @@ function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementatio
       return { type: description.type, sdp: description.sdp ?? '' }
     }
   }
-  return { ...impl, RTCPeerConnection: NodeDataChannelPeerConnection as typeof RTCPeerConnection }
+  return {
+    ...impl,
+    RTCPeerConnection: NodeDataChannelPeerConnection as unknown as typeof RTCPeerConnection,
+  }
 }
 
 /** The Node platform for `choice` (default node-datachannel). Internal: used by `src/node.ts` and the bench. */
 export async function loadNodePlatform(choice: NodeWebRtc | undefined): Promise<Platform> {
+  if (
+    choice !== undefined &&
+    choice !== 'node-datachannel' &&
+    choice !== 'wrtc' &&
+    (typeof choice !== 'object' || choice === null)
+  ) {
+    throw new TypeError(
+      `joinRoom: webrtc must be 'node-datachannel', 'wrtc' or an implementation object ({ RTCPeerConnection, … }), got ${typeof choice === 'string' ? `'${choice}'` : String(choice)}`,
+    )
+  }
   if (typeof choice === 'object') {
     return {
       name: 'node',
