@@ -103,6 +103,9 @@ export class Peer {
    * exposed rejects ERR_NOT_FOUND on first use. See docs/rpc.md.
    */
   resolve<T>(name: string): Remote<T> {
+    // After the peer left, its closed session hands out stubs whose operations reject with the
+    // reason: resolve() still returns at once, as documented, and never throws for that.
+    if (this.#closed !== undefined && this.#rpc !== undefined) return this.#rpc.resolve<T>(name)
     return this.#requireRpc().resolve<T>(name)
   }
 

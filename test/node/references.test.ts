@@ -352,7 +352,8 @@ describe('references between Node peers over real WebRTC', () => {
         return new Promise(() => undefined)
       },
     })
-    const slow = link(x, y).resolve<{ never(): void }>('slow')
+    const toY = link(x, y)
+    const slow = toY.resolve<{ never(): void }>('slow')
     const pending = failure(slow.never())
     await started.promise
     const left = waitForLeave(x, y.self)
@@ -360,6 +361,9 @@ describe('references between Node peers over real WebRTC', () => {
     expect(code(await pending)).toBe('ERR_PEER_LEFT')
     await left
     expect(code(await failure(slow.never()))).toBe('ERR_PEER_LEFT')
+    // resolve() on the peer that left still returns at once; its first operation rejects.
+    const late = toY.resolve<{ never(): void }>('slow')
+    expect(code(await failure(late.never()))).toBe('ERR_PEER_LEFT')
   })
 
   it('per-call timeout and AbortSignal', async () => {
