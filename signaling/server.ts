@@ -41,6 +41,11 @@ export async function createSignalingServer(
     throw new RangeError(`port must be an integer from 0 to 65535 (0 = any free port), got ${port}`)
   }
   const host = options.host ?? '127.0.0.1'
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new TypeError(
+      `host must be a host name or IP address string (e.g. '127.0.0.1', '0.0.0.0', '::'), got ${typeof host === 'string' ? 'an empty string' : String(host)}`,
+    )
+  }
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
   if (!Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
     throw new RangeError(

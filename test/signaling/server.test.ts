@@ -192,6 +192,9 @@ describe('signaling server: HTTP and lifecycle', () => {
 
   it('rejects invalid options with what to change', async () => {
     await expect(createSignalingServer({ port: -1 })).rejects.toThrow(/port must be/)
+    await expect(createSignalingServer({ port: 0, host: 5 as never })).rejects.toThrow(
+      /host must be a host name or IP address string/,
+    )
     await expect(createSignalingServer({ port: 0, heartbeatMs: 0 })).rejects.toThrow(/heartbeatMs/)
     await expect(createSignalingServer({ port: 0, limits: { burst: 1.5 } })).rejects.toThrow(
       /burst must be a positive integer/,
