@@ -123,6 +123,7 @@ export async function runCode<T>(
   const complete = Object.keys(exportTypes).length < MAX_EXPORTS
   const description = `[code object ${label}: ${Object.keys(exportTypes).join(', ') || 'no exports'}]`
   const proxied = remote as unknown as Record<string | symbol, unknown>
+  const members = new Map<string | symbol, unknown>()
   return new Proxy(shell(description), {
     get: (_shell, property) => {
       if (property === 'dispose') return dispose
@@ -138,11 +139,30 @@ export async function runCode<T>(
       ) {
         return missingExport(label, property, exportTypes)
       }
-      return readOnly(proxied[property], label)
+      return member(members, proxied, property, label)
     },
     set: (_shell, property) => refuseWrite(label, property),
     deleteProperty: (_shell, property) => refuseWrite(label, property),
   }) as unknown as RunningCode<T>
+}
+
+/**
+ * The wrapped Comlink proxy for `parent[property]`, made once per path: a call costs a map lookup,
+ * not a new proxy. `then` is never cached: reading it is what sends Comlink's GET.
+ */
+function member(
+  members: Map<string | symbol, unknown>,
+  parent: Record<string | symbol, unknown>,
+  property: string | symbol,
+  label: string,
+): unknown {
+  if (property === 'then') return readOnly(parent[property], label)
+  let wrapped = members.get(property)
+  if (wrapped === undefined) {
+    wrapped = readOnly(parent[property], label)
+    members.set(property, wrapped)
+  }
+  return wrapped
 }
 
 /**
@@ -171,11 +191,11 @@ function readOnly(value: unknown, label: string): unknown {
   if (typeof value !== 'function') return value
   const path = value as ((...args: unknown[]) => unknown) & Record<string | symbol, unknown>
   const description = `[a value of code object ${label}]`
+  const members = new Map<string | symbol, unknown>()
   return new Proxy(shell(description), {
     get: (_shell, property) => {
       if (isLocalMember(property)) return localMember(path, property, description)
-      const inner = path[property]
-      return property === 'then' ? inner : readOnly(inner, label)
+      return property === 'then' ? path[property] : member(members, path, property, label)
     },
     apply: (_shell, thisArg, args) => Reflect.apply(path, thisArg, args),
     construct: (_shell, args) => Reflect.construct(path, args) as object,
