@@ -4,6 +4,7 @@
  */
 import { BY_REFERENCE } from '../codec/index.js'
 import { controllerOf, createProxy, StubController, type CallOptions } from './stub.js'
+import type { Passable } from './types.js'
 
 /**
  * Base class for objects that cross by reference: peers receive a stub of an instance, never a
@@ -58,10 +59,9 @@ type CallbackSlotTarget = ((...args: never[]) => unknown) | null | undefined
  * rejects with the peer's error (ERR_DENIED, a setter's throw…). A plain `remote.prop = value`
  * sends the same message without waiting; its failure goes to the session's `onError`.
  */
-export async function set<V>(
-  target: PromiseLike<V> | CallbackSlotTarget,
-  value: unknown,
-): Promise<void> {
+export async function set<V>(target: PromiseLike<V>, value: Passable<V>): Promise<void>
+export async function set(target: CallbackSlotTarget, value: CallbackSlotTarget): Promise<void>
+export async function set(target: unknown, value: unknown): Promise<void> {
   const controller = controllerFor(target, 'set(remote.prop, value)')
   if (controller.path.length === 0) {
     throw new TypeError('set(remote.prop, value) needs a property path, not a stub itself')

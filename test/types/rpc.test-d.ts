@@ -112,6 +112,10 @@ describe('Remote<T>', () => {
     // @ts-expect-error plain properties are not assignable; use `await set(api.version, …)`
     api.version = 'x'
     void set(api.version, 'x')
+    // @ts-expect-error set() checks the value against the property's type
+    void set(api.version, 42)
+    void set(api.nested.deep.value, 3)
+    void set(api.counter, new Counter()) // a by-reference object, or a stub of one
     void set(api.onChange, (value: number) => value) // the awaitable form of the same assignment
   })
 
