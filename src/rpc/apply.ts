@@ -114,6 +114,12 @@ function invoke(
 ): unknown {
   const stub = controllerOf(fn)
   if (stub !== undefined) return forward(stub, [], operation, options)
+  if (fn === undefined) {
+    throw new PeerjectError(
+      'ERR_NOT_FOUND',
+      `${formatPath(operation.path)} does not exist on the exposed object`,
+    )
+  }
   if (typeof fn !== 'function') {
     throw new TypeError(`${formatPath(operation.path)} is not a function`)
   }

@@ -514,6 +514,11 @@ describe('references: errors', () => {
     expect(code(notAnError)).toBe('ERR_REMOTE')
     expect((notAnError as PeerjectError).cause).toBe('just a string')
 
+    // A method the object does not have: coded, naming it.
+    const missing = await failure(member(fromQuiet, 'noSuchMethod')())
+    expect(code(missing)).toBe('ERR_NOT_FOUND')
+    expect((missing as Error).message).toContain('noSuchMethod does not exist')
+
     const withStack = (await failure(fromLoud.typeError())) as Error
     expect(withStack).toBeInstanceOf(TypeError)
     expect(withStack.stack).toContain('typeError')

@@ -147,6 +147,28 @@ describe('custom authorizers', () => {
   })
 })
 
+describe('calling what is not there', () => {
+  test('a missing member rejects ERR_NOT_FOUND naming it; a member that is no function, TypeError', async () => {
+    const pair = createMemoryPair()
+    pair.exportsB.expose('api', { count: 1, nested: {} })
+    const api = pair.a.resolve<{
+      missing(): void
+      count: () => void
+      nested: { deeper(): void }
+      Missing: new () => object
+    }>('api')
+    await expect(api.missing()).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringMatching(/missing does not exist on the exposed object/),
+    })
+    await expect(api.nested.deeper()).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    await expect(new api.Missing()).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    expect(await failure(api.count())).toBeInstanceOf(TypeError)
+    expect(pair.b.stats().closed).toBe(false)
+    pair.close()
+  })
+})
+
 describe('remote errors', () => {
   class HttpError extends Error {
     override name = 'HttpError'
