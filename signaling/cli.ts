@@ -207,7 +207,9 @@ function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
     const parsed = Number(value)
     if (!/^\d+$/.test(value.trim()) || parsed < min || parsed > max) {
       throw new InvalidArgumentError(
-        `--${flag} must be an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}.`,
+        max === Number.MAX_SAFE_INTEGER
+          ? `--${flag} must be an integer of at least ${min}.`
+          : `--${flag} must be an integer from ${min} to ${max}.`,
       )
     }
     return parsed

@@ -63,7 +63,7 @@ describe('runCli (in-process)', () => {
   it.each([
     [['--port', 'abc'], /--port must be an integer from 0 to 65535/],
     [['--port', '70000'], /--port must be an integer/],
-    [['--burst', '0'], /--burst must be an integer from 1/],
+    [['--burst', '0'], /--burst must be an integer of at least 1\./],
     [['--messages-per-second', '-2'], /--messages-per-second must be a positive number/],
     [['--log-level', 'loud'], /Allowed choices are quiet, info, debug/],
     [['--no-such-flag'], /unknown option '--no-such-flag'/],
