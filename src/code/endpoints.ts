@@ -160,7 +160,14 @@ export class CallGuard implements Endpoint {
       this.#options.onBusy?.(false)
       if (this.#timer !== undefined) refTimer(this.#timer, false)
     }
-    const { type, name } = data as { type?: unknown; name?: unknown }
+    const { type, name, value } = data as { type?: unknown; name?: unknown; value?: unknown }
+    if (type === 'HANDLER' && name === 'throw') {
+      const thrown = value as { isError?: unknown; value?: unknown } | null
+      if (thrown?.isError === true) {
+        this.#deliver(rejection(id, reviveError(thrown.value, 0)))
+        return
+      }
+    }
     if (type === 'HANDLER' && name !== 'throw') {
       // A live object of the worker (a Comlink proxy on a port of its own) would bypass this guard:
       // its calls would have no timeout and outlive dispose().
@@ -209,6 +216,50 @@ function refTimer(timer: ReturnType<typeof setTimeout>, on: boolean): void {
   const node = timer as { ref?: () => void; unref?: () => void }
   if (on) node.ref?.()
   else node.unref?.()
+}
+
+/** Built-in error classes a thrown error is rebuilt as, by name; others are `Error`s. */
+const ERROR_CLASSES: Readonly<Record<string, ErrorConstructor>> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+}
+
+/**
+ * An error a code object threw, rebuilt from what its worker sent (name, message, cause chain,
+ * own data properties; src/code/worker/runtime.ts): a built-in class when its name is one, an
+ * `Error` carrying the name otherwise. Fields are defined, never assigned, so a `__proto__` field
+ * is an own property; no stack (the worker's is full of its bootstrap).
+ */
+function reviveError(sent: unknown, depth: number): Error {
+  const fields = (typeof sent === 'object' && sent !== null ? sent : {}) as Record<string, unknown>
+  const name = typeof fields['name'] === 'string' ? fields['name'] : 'Error'
+  const message = typeof fields['message'] === 'string' ? fields['message'] : String(sent)
+  const Class = Object.hasOwn(ERROR_CLASSES, name) ? ERROR_CLASSES[name]! : Error
+  const error = new Class(message)
+  const define = (key: string, value: unknown): void => {
+    Object.defineProperty(error, key, { value, writable: true, configurable: true })
+  }
+  if (error.name !== name) define('name', name)
+  define('stack', `${name}: ${message}`)
+  for (const key of Object.keys(fields)) {
+    if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue
+    define(key, fields[key])
+  }
+  if (Object.hasOwn(fields, 'cause')) {
+    // An Error cause comes wrapped as { 'peerject:error': fields }; any other cause as itself.
+    const cause = fields['cause']
+    const wrapped =
+      typeof cause === 'object' && cause !== null && Object.hasOwn(cause, 'peerject:error')
+        ? (cause as Record<string, unknown>)['peerject:error']
+        : undefined
+    define('cause', wrapped !== undefined && depth < 8 ? reviveError(wrapped, depth + 1) : cause)
+  }
+  return error
 }
 
 /**

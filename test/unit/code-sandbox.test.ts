@@ -234,6 +234,42 @@ describe('limits and lifecycle', () => {
     expect(await mod.ok()).toBe(2)
   })
 
+  test('a thrown error keeps its class, name, cause chain and own data properties', async () => {
+    const mod = await start<{ fail(): void; custom(): void; odd(): void }>(
+      [
+        'class HttpError extends Error { name = "HttpError" }',
+        "export function fail() { throw new RangeError('too big', { cause: new TypeError('inner', { cause: 'root' }) }) }",
+        "export function custom() { const e = new HttpError('not found'); e.status = 404; e.code = 'E_HTTP'; e.detail = { path: '/x' }; throw e }",
+        "export function odd() { const e = new Error('odd'); e.fn = () => 1; e.__proto__x = 1; throw e }",
+      ].join('\n'),
+    )
+    const range = await mod.fail().then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    )
+    expect(range).toBeInstanceOf(RangeError)
+    expect(range?.message).toBe('too big')
+    expect(range?.cause).toBeInstanceOf(TypeError)
+    expect((range?.cause as Error).message).toBe('inner')
+    expect((range?.cause as Error).cause).toBe('root')
+    expect(range?.stack).toBe('RangeError: too big') // not the worker's stack
+    await expect(mod.custom()).rejects.toMatchObject({
+      name: 'HttpError',
+      message: 'not found',
+      status: 404,
+      code: 'E_HTTP',
+      detail: { path: '/x' },
+    })
+    // A field that cannot be cloned is left out; the error still arrives.
+    const odd = await mod.odd().then(
+      () => undefined,
+      (error: unknown) => error as Error & { fn?: unknown; __proto__x?: unknown },
+    )
+    expect(odd?.message).toBe('odd')
+    expect(odd?.fn).toBeUndefined()
+    expect(odd?.__proto__x).toBe(1)
+  })
+
   test('memoryMb caps the heap: running out rejects ERR_TOO_LARGE', async () => {
     const mod = await start<{ hog(): number }>(
       'export function hog() { const kept = []; for (;;) kept.push(new Array(1e5).fill(kept.length)) }',

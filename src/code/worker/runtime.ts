@@ -108,6 +108,29 @@ export const RUNTIME_SOURCE = String.raw`async (port, host) => {
         return
       }
     }
+    // Thrown errors cross with their cause chain and own data properties (Comlink alone sends
+    // name, message and stack); the host's CallGuard rebuilds them (src/code/endpoints.ts).
+    const plainError = (error, depth) => {
+      const out = { name: String(error.name), message: String(error.message) }
+      for (const key of Object.keys(error)) {
+        if (key === 'cause' || key === 'name' || key === 'message' || key === 'stack') continue
+        try { out[key] = structuredClone(error[key]) } catch {}
+      }
+      if ('cause' in error) {
+        const cause = error.cause
+        if (cause instanceof Error && depth < 8) out.cause = { 'peerject:error': plainError(cause, depth + 1) }
+        else { try { out.cause = structuredClone(cause) } catch {} }
+      }
+      return out
+    }
+    const throwHandler = Comlink.transferHandlers.get('throw')
+    Comlink.transferHandlers.set('throw', {
+      canHandle: throwHandler.canHandle,
+      serialize: ({ value }) => value instanceof Error
+        ? [{ isError: true, value: plainError(value, 0) }, []]
+        : throwHandler.serialize({ value }),
+      deserialize: throwHandler.deserialize,
+    })
     Comlink.expose(namespace, endpoint(exports))
     const names = Object.keys(namespace)
     port.postMessage({ type: 'ready', exports: names, types: names.map((name) => typeof namespace[name]) })
