@@ -89,3 +89,14 @@ export function formatBytes(bytes: number): string {
   }
   return `${unit === 0 ? value : value.toFixed(1).replace(/\.0$/, '')} ${units[unit]}`
 }
+
+/** The standard ECMAScript error classes (AggregateError aside), in a fixed order. */
+export const STANDARD_ERROR_CLASSES: readonly ErrorConstructor[] = [
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+]

@@ -21,7 +21,7 @@
  */
 import type { Endpoint } from 'comlink'
 
-import { PeerjectError } from '../errors.js'
+import { PeerjectError, STANDARD_ERROR_CLASSES } from '../errors.js'
 import { isTimerDelay } from '../timers.js'
 
 type ListenerArgument = EventListenerOrEventListenerObject
@@ -219,15 +219,9 @@ function refTimer(timer: ReturnType<typeof setTimeout>, on: boolean): void {
 }
 
 /** Built-in error classes a thrown error is rebuilt as, by name; others are `Error`s. */
-const ERROR_CLASSES: Readonly<Record<string, ErrorConstructor>> = {
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  EvalError,
-  URIError,
-}
+const ERROR_CLASSES: Readonly<Record<string, ErrorConstructor>> = Object.fromEntries(
+  STANDARD_ERROR_CLASSES.map((Class) => [Class.name, Class]),
+)
 
 /**
  * An error a code object threw, rebuilt from what its worker sent (name, message, cause chain,

@@ -11,18 +11,12 @@
  * its nearest registered or built-in ancestor. An unregistered `class HttpError extends Error`
  * therefore arrives as an `Error` — with its `name` and own properties intact.
  */
-import { PeerjectError } from '../errors.js'
+import { PeerjectError, STANDARD_ERROR_CLASSES } from '../errors.js'
 import type { ClassRegistry } from './class-registry.js'
 
 /** Built-in error classes by wire code; PeerjectError is built in (both peers always have it). */
 const BUILT_IN_ERRORS: readonly ErrorConstructor[] = [
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  EvalError,
-  URIError,
+  ...STANDARD_ERROR_CLASSES,
   AggregateError as unknown as ErrorConstructor,
   PeerjectError as unknown as ErrorConstructor,
 ]
