@@ -9,15 +9,16 @@ import type { Platform, WebRtcImplementation } from './platform.js'
 /** Which Node WebRTC implementation to use, or your own (same shape as `wrtc`). */
 export type NodeWebRtc = 'node-datachannel' | 'wrtc' | WebRtcImplementation
 
+/** Longest wait for a connection's data channels to close before the connection is closed. */
+const CHANNEL_CLOSE_WAIT_MS = 1000
+
 /**
  * Adapts node-datachannel's RTCPeerConnection to what simple-peer expects of a browser's:
  * its session descriptions are read-only objects, and simple-peer edits them: hand out plain
  * `{ type, sdp }` copies. (Occasional early failures of node-datachannel connections are retried
- * by the mesh: see docs/architecture.md, "Connection attempts".)
+ * by the mesh: see docs/architecture.md, "Connection attempts".) It also closes a connection's data
+ * channels before the connection itself (see `close`).
  */
-/** Longest wait for a connection's data channels to close before the connection is closed. */
-const CHANNEL_CLOSE_WAIT_MS = 1000
-
 function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementation {
   // The DOM typings declare legacy callback overloads; only the promise forms exist here.
   const Base = impl.RTCPeerConnection as unknown as new (configuration?: RTCConfiguration) => {

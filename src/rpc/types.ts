@@ -142,7 +142,8 @@ export type RemoteProperty<V> = [NonNullable<V>] extends [AnyFunction]
 
 type RemoteResultOf<V> = Promise<Received<Awaited<V>>> &
   MembersOf<NonNullable<Awaited<V>>> &
-  RemoteCallable<NonNullable<V>>
+  RemoteCallable<NonNullable<V>> &
+  Disposal
 
 /** A stub of a `T` that lives on another peer. */
 export type Remote<T> = RemoteMembers<T> & RemoteCallable<T> & StubBase<T>

@@ -125,10 +125,11 @@ describe('Remote<T>', () => {
     expectTypeOf(point.norm()).resolves.toEqualTypeOf<number>()
   })
 
-  test('stubs, results and instances are disposable; withOptions keeps the type', () => {
+  test('stubs, results, paths and instances are disposable; withOptions keeps the type', () => {
     expectTypeOf(api[Symbol.dispose]).toEqualTypeOf<() => void>()
     expectTypeOf(api.makeCounter()[Symbol.dispose]).toEqualTypeOf<() => void>()
     expectTypeOf(new api.Point(1, 2)[Symbol.dispose]).toEqualTypeOf<() => void>()
+    expectTypeOf(api.nested.deep[Symbol.dispose]).toEqualTypeOf<() => void>()
     expectTypeOf(withOptions(api, { timeoutMs: 10 })).toEqualTypeOf<Remote<Api>>()
   })
 })
