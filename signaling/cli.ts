@@ -2,6 +2,7 @@
  * The `peerject-signaling` command: flags (each also read from a `PEERJECT_*` environment
  * variable) → {@link createSignalingServer}. bin.ts only calls {@link main}.
  */
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { DEFAULT_SIGNALING_LIMITS } from './limits.js'
 import type { SignalingLimits } from './limits.js'
@@ -49,6 +50,25 @@ const LIMIT_FLAGS: readonly (readonly [
   ['max-buffered-bytes', 'maxBufferedBytes', 'bytes queued to a slow reader before it is cut'],
 ]
 
+/**
+ * peerject's version, from its package.json: one level up from signaling/ in the sources, two from
+ * dist/signaling/ in the package. 'unknown' if neither is peerject's (a copy of this file alone).
+ */
+function packageVersion(): string {
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const json = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: unknown
+        version?: unknown
+      }
+      if (json.name === 'peerject' && typeof json.version === 'string') return json.version
+    } catch {
+      // not there, or not JSON: try the next place
+    }
+  }
+  return 'unknown'
+}
+
 /** `--max-peers-per-room` → `PEERJECT_MAX_PEERS_PER_ROOM`. */
 function envName(flag: string): string {
   return `PEERJECT_${flag.replaceAll('-', '_').toUpperCase()}`
@@ -59,6 +79,7 @@ function buildProgram(options: CliOptions): Command {
   const stderr = options.stderr ?? ((text: string) => process.stderr.write(text))
   const program = new Command('peerject-signaling')
     .description('The peerject signaling server: introduces peers of a room to each other.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: stdout, writeErr: stderr })
     .addOption(
@@ -107,7 +128,7 @@ function buildProgram(options: CliOptions): Command {
 /**
  * Parses `argv` (the arguments after the command name), starts the server, prints
  * `peerject signaling listening on ws://HOST:PORT` and resolves with the server; resolves with
- * undefined after `--help`. Rejects on invalid flags (a commander `CommanderError`, already
+ * undefined after `--help` or `--version`. Rejects on invalid flags (a commander `CommanderError`, already
  * printed) or when the server cannot start.
  */
 export async function runCli(

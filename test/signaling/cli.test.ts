@@ -91,6 +91,15 @@ describe('runCli (in-process)', () => {
       expect(help).toContain(env)
     }
   })
+
+  it('prints the package version with --version, and starts nothing', async () => {
+    const out = output()
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string
+    }
+    expect(await runCli(['--version'], { stdout: out.write, stderr: out.write })).toBeUndefined()
+    expect(out.lines.join('')).toBe(`${version}\n`)
+  })
 })
 
 /** Transpiles signaling/*.ts into a temporary package that resolves the repo's node_modules. */

@@ -40,3 +40,14 @@ test('the tarball holds the license and the built code, without source maps, tes
   expect(paths.filter((path) => path.endsWith('.map'))).toEqual([])
   expect(paths.filter((path) => /^(test|bench|src|demo)\//.test(path))).toEqual([])
 })
+
+test('the built peerject-signaling command prints the package version', async () => {
+  const { version } = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as {
+    version: string
+  }
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    new URL('dist/signaling/bin.js', root).pathname,
+    '--version',
+  ])
+  expect(stdout).toBe(`${version}\n`)
+})
