@@ -12,13 +12,22 @@ export type Admission = (token: string | undefined, room: string) => Promise<Adm
 
 /**
  * Builds the admission check from the server options; undefined when neither is set (every join
- * is admitted). Throws a `TypeError` for an empty JWT secret.
+ * is admitted). Throws a `TypeError` for a `verifyToken` that is not a function, a `jwt` that is
+ * not an object, or a JWT secret that is not a non-empty string or byte array.
  */
 export function createAdmission(
   verifyToken: VerifyToken | undefined,
   jwt: SignalingJwtOptions | undefined,
 ): Admission | undefined {
   if (verifyToken === undefined && jwt === undefined) return undefined
+  if (verifyToken !== undefined && typeof verifyToken !== 'function') {
+    throw new TypeError(
+      `verifyToken must be a function (token, room) => boolean | Promise<boolean>, got ${typeof verifyToken}`,
+    )
+  }
+  if (jwt !== undefined && (typeof jwt !== 'object' || jwt === null)) {
+    throw new TypeError(`jwt must be an object { secret, issuer?, audience? }, got ${String(jwt)}`)
+  }
   const checkJwt = jwt === undefined ? undefined : createJwtCheck(jwt)
   return async (token, room) => {
     if (checkJwt !== undefined) {
@@ -39,7 +48,13 @@ export function createAdmission(
 }
 
 function createJwtCheck(jwt: SignalingJwtOptions): Admission {
-  const secret = typeof jwt.secret === 'string' ? new TextEncoder().encode(jwt.secret) : jwt.secret
+  const given: unknown = jwt.secret
+  if (typeof given !== 'string' && !(given instanceof Uint8Array)) {
+    throw new TypeError(
+      `jwt.secret must be the HMAC secret your token issuer signs with (a string or Uint8Array), got ${given === null ? 'null' : typeof given}`,
+    )
+  }
+  const secret = typeof given === 'string' ? new TextEncoder().encode(given) : given
   if (secret.byteLength === 0) {
     throw new TypeError('jwt.secret is empty; pass the HMAC secret your token issuer signs with')
   }

@@ -10,6 +10,7 @@ import type { Room } from './room.js'
 import { PeerjectError } from './errors.js'
 
 export { ClassRegistry, markByReference, isMarkedByReference, BY_REFERENCE } from './codec/index.js'
+export type { ClassConstructor, RegisterOptions } from './codec/index.js'
 export type { ErrorCode, PeerjectErrorOptions } from './errors.js'
 export { ERROR_CODES, PeerjectError, isPeerjectError } from './errors.js'
 export type { PeerId } from './ids.js'
@@ -23,6 +24,7 @@ export {
 } from './code/index.js'
 export type {
   CodeId,
+  CodeLimits,
   CodeMetadata,
   CodeStore,
   FetchOptions,
@@ -36,8 +38,38 @@ export type {
 export type { Peer, PeerCode, PeerSendOptions } from './peer.js'
 export type { Room, RoomCode, RoomEvents, RoomMessage } from './room.js'
 export type { WireLimits } from './wire/index.js'
-export { RpcTarget, isStub, release, remove, set, withOptions } from './rpc/index.js'
-export type { Authorizer, Local, Operation, Remote, RpcLimits, RpcStats } from './rpc/index.js'
+export {
+  RpcTarget,
+  defaultAuthorizer,
+  isStub,
+  release,
+  remove,
+  set,
+  withOptions,
+} from './rpc/index.js'
+export type {
+  Authorizer,
+  Local,
+  Operation,
+  Path,
+  PathKey,
+  PathOrigin,
+  Remote,
+  RpcLimits,
+  RpcStats,
+} from './rpc/index.js'
+
+/**
+ * What a page that sets its own Content-Security-Policy must add for code objects to run: the
+ * sources to merge into its `script-src` (the sandbox's inline script by hash, `data:`, `blob:`)
+ * and `worker-src` (`data:`). Pages without a CSP of their own need nothing. docs/security.md.
+ */
+export function codeObjectCsp(): Promise<{
+  readonly scriptSrc: string
+  readonly workerSrc: string
+}> {
+  return BrowserWorkerHost.requiredCsp()
+}
 
 /** Browsers cap one data channel message at 256 KiB (Chrome); the wire never sends more. */
 const BROWSER_MAX_MESSAGE = 256 * 1024

@@ -67,7 +67,10 @@ export interface JoinOptions {
   readonly peerjs?: PeerJsServerOptions
   /** RTCPeerConnection configuration (ICE servers). Default: none (host candidates only). */
   readonly rtcConfig?: RTCConfiguration
-  /** A connection that does not open in this time fails with ERR_CONNECT. Default 20 s. */
+  /**
+   * A connection that does not open in this time fails with ERR_CONNECT. Default 20 s (15 s with
+   * `peerjs`).
+   */
   readonly connectTimeoutMs?: number
   /**
    * Receiver limits: wire (docs/protocol.md), references (docs/rpc.md) and the codec's `maxDepth`

@@ -37,7 +37,11 @@ export type Authorizer = (
 /** Never reachable remotely, whatever the authorizer says. */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
-/** The default authorizer: denies any path with a segment that starts with `_`. */
+/**
+ * The default authorizer: denies any path with a segment that starts with `_`. A custom authorizer
+ * replaces it; call it first to keep the rule:
+ * `authorize: (peer, op, path, origin) => defaultAuthorizer(peer, op, path) && mine(peer, op, path)`.
+ */
 export function defaultAuthorizer(_peer: string, _operation: Operation, path: Path): boolean {
   // Loops rather than `some`/`find` with a closure: both run for every operation of every peer.
   for (let i = 0; i < path.length; i++) {

@@ -4,7 +4,9 @@
  * served by a static server that sets the header, and loaded in Chromium, which runs the whole
  * codec round-trip table and exchanges values (a registered class included) with a Node peer over
  * real WebRTC — with no `securitypolicyviolation`. A positive control then shows the policy is
- * enforced and violations would have been seen.
+ * enforced and violations would have been seen. Last, code objects: under that strict policy run()
+ * rejects ERR_CODE_LOAD (the sandbox inherits the page's policy), and the same build served with the
+ * policy plus what `codeObjectCsp()` returns runs one.
  */
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
@@ -12,10 +14,10 @@ import type { AddressInfo } from 'node:net'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize } from 'node:path'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { build } from 'vite'
 import type { Browser, Page } from 'playwright-core'
-import { ClassRegistry } from '../../src/index.js'
+import { ClassRegistry, codeObjectCsp } from '../../src/index.js'
 import type { Room } from '../../src/index.js'
 import { joinRoom } from '../../src/node.js'
 import type { SignalingServer } from '../../signaling/index.js'
@@ -38,10 +40,12 @@ let server: SignalingServer
 let browser: Browser
 let page: Page
 let node: Room | undefined
+let publisher: Room | undefined
+let codeSite: Server | undefined
 const consoleErrors: string[] = []
 
-/** Serves `dir` with the CSP header on every response. */
-function serveStatic(dir: string): Promise<Server> {
+/** Serves `dir` with `policy` as the CSP header of every response. */
+function serveStatic(dir: string, policy = POLICY): Promise<Server> {
   const http = createServer((request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname))
     if (path === '/favicon.ico') {
@@ -57,11 +61,11 @@ function serveStatic(dir: string): Promise<Server> {
       (body) => {
         response.writeHead(200, {
           'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-          'Content-Security-Policy': POLICY,
+          'Content-Security-Policy': policy,
         })
         response.end(body)
       },
-      () => response.writeHead(404, { 'Content-Security-Policy': POLICY }).end(),
+      () => response.writeHead(404, { 'Content-Security-Policy': policy }).end(),
     )
   })
   return new Promise((resolve) => http.listen(0, '127.0.0.1', () => resolve(http)))
@@ -103,6 +107,8 @@ document.addEventListener('securitypolicyviolation', (event) => {
 })
 afterAll(async () => {
   node?.leave()
+  publisher?.leave()
+  await new Promise((resolve) => codeSite?.close(resolve))
   await browser?.close()
   await new Promise((resolve) => site?.close(resolve))
   await server?.close()
@@ -118,8 +124,8 @@ const violations = (): Promise<unknown[]> =>
  * `new Function` succeeds inside `page.evaluate` and throws EvalError in a `setTimeout` callback
  * of the same page), which would make this test pass vacuously.
  */
-function inPage(expression: string): Promise<unknown> {
-  return page.evaluate(`new Promise((resolve, reject) => setTimeout(() => {
+function inPage(expression: string, target: Page = page): Promise<unknown> {
+  return target.evaluate(`new Promise((resolve, reject) => setTimeout(() => {
     Promise.resolve().then(() => ${expression}).then(resolve, reject)
   }))`)
 }
@@ -178,4 +184,48 @@ it('control: the policy is enforced, and a violation would have been seen', asyn
   await page.waitForFunction('window.violations.length >= 2')
   const seen = (await violations()) as Array<{ directive: string; blocked: string }>
   expect(seen.every((v) => v.directive === 'script-src' && v.blocked === 'eval')).toBe(true)
+})
+
+describe('code objects under a page policy', () => {
+  let roomName: string
+  let id: string
+  beforeAll(async () => {
+    roomName = `csp-code-${crypto.randomUUID()}`
+    publisher = await joinRoom({ signaling: server.url, room: roomName })
+    id = await publisher.code.publish(
+      `export function run() { return 'document is ' + typeof document }`,
+      {
+        name: 'csp-sample',
+      },
+    )
+  })
+
+  async function runIn(url: string): Promise<{ result?: unknown; code?: string }> {
+    const target = await (await browser.newContext()).newPage()
+    try {
+      await target.goto(url)
+      await target.waitForFunction(() => 'cspTest' in window)
+      return (await inPage(
+        `window.cspTest.runCode(${JSON.stringify(server.url)}, ${JSON.stringify(roomName)}, ${JSON.stringify(publisher!.self)}, ${JSON.stringify(id)})`,
+        target,
+      )) as { result?: unknown; code?: string }
+    } finally {
+      await target.context().close()
+    }
+  }
+
+  it("under script-src 'self' alone, run() rejects ERR_CODE_LOAD", async () => {
+    expect(await runIn(siteUrl)).toMatchObject({ code: 'ERR_CODE_LOAD' })
+  })
+
+  it('with the sources codeObjectCsp() returns merged into the policy, a code object runs', async () => {
+    const csp = await codeObjectCsp()
+    expect(csp.scriptSrc).toMatch(/^'sha256-[A-Za-z0-9+/]+=*' data: blob:$/)
+    codeSite = await serveStatic(
+      outDir,
+      `script-src 'self' ${csp.scriptSrc}; worker-src ${csp.workerSrc}`,
+    )
+    const url = `http://127.0.0.1:${(codeSite.address() as AddressInfo).port}/`
+    expect(await runIn(url)).toEqual({ result: 'document is undefined' })
+  })
 })

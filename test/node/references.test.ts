@@ -14,6 +14,7 @@ import type { NodeJoinOptions } from '../../src/node.js'
 import {
   ClassRegistry,
   RpcTarget,
+  defaultAuthorizer,
   isStub,
   markByReference,
   release,
@@ -431,6 +432,28 @@ describe('references: defaults and authorization', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     const point = await mine.makeTarget()
     expect(code(await failure(member(point, 'constructor')))).toBe('ERR_DENIED')
+  })
+})
+
+describe('references: composing with the default authorizer', () => {
+  it('defaultAuthorizer inside a custom authorizer keeps the `_` rule (README example)', async () => {
+    const [owner, user] = (await group(2, (i) =>
+      i === 0
+        ? {
+            authorize: (peer, operation, path) =>
+              defaultAuthorizer(peer, operation, path) &&
+              (operation !== 'set' || path[1] === 'title'),
+          }
+        : {},
+    )) as [Room, Room]
+    const { api } = makeApi()
+    owner.expose('api', api)
+    const remote = link(user, owner).resolve<Api>('api')
+    expect(code(await failure(remote._secret))).toBe('ERR_DENIED')
+    expect(code(await failure(set(remote.extra, 'no')))).toBe('ERR_DENIED')
+    await set(remote.title, 'renamed')
+    expect(api.title).toBe('renamed')
+    expect(api.extra).toBe('remove me')
   })
 })
 

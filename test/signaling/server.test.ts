@@ -202,6 +202,19 @@ describe('signaling server: HTTP and lifecycle', () => {
     await expect(createSignalingServer({ port: 0, jwt: { secret: '' } })).rejects.toThrow(
       /jwt.secret is empty/,
     )
+    await expect(createSignalingServer({ port: 0, jwt: {} as never })).rejects.toThrow(
+      new TypeError(
+        'jwt.secret must be the HMAC secret your token issuer signs with (a string or Uint8Array), got undefined',
+      ),
+    )
+    await expect(createSignalingServer({ port: 0, jwt: 'secret' as never })).rejects.toThrow(
+      /jwt must be an object/,
+    )
+    await expect(createSignalingServer({ port: 0, verifyToken: 1 as never })).rejects.toThrow(
+      new TypeError(
+        'verifyToken must be a function (token, room) => boolean | Promise<boolean>, got number',
+      ),
+    )
     const first = await harness.server()
     await expect(createSignalingServer({ port: first.port })).rejects.toThrow(
       new RegExp(`cannot listen on 127.0.0.1:${first.port}`),

@@ -2,11 +2,11 @@
  * Entry of the CSP test page (test/browser/csp.test.ts): built by `vite build` and served with
  * `Content-Security-Policy: script-src 'self'`. Runs the whole codec round-trip table through the
  * production build, and joins a room to exchange values (a registered class included) with a Node
- * peer. `window.cspTest` is what the test drives.
+ * peer, and runs a code object a Node peer publishes. `window.cspTest` is what the test drives.
  */
 import { ClassRegistry, joinRoom } from '../../../../src/index.js'
 import type { PeerId } from '../../../../src/ids.js'
-import type { Room } from '../../../../src/index.js'
+import type { CodeId, Room } from '../../../../src/index.js'
 import { Codec } from '../../../../src/codec/index.js'
 import { assertSameValue, codecCaseClasses, codecCases } from '../../../unit/codec-cases.js'
 
@@ -68,6 +68,41 @@ async function exchange(signaling: string, name: string, nodeId: string): Promis
   }
 }
 
+/**
+ * Joins `name`, fetches code object `id` from `nodeId` and runs it: resolves with what its `run()`
+ * returns, or with the error code run() rejected with.
+ */
+async function runCode(
+  signaling: string,
+  name: string,
+  nodeId: string,
+  id: string,
+): Promise<{ result?: unknown; code?: string | undefined; message?: string | undefined }> {
+  const joined = await joinRoom({ signaling, room: name })
+  try {
+    const peer =
+      joined.peers.get(nodeId as PeerId) ??
+      (await new Promise<NonNullable<ReturnType<typeof joined.peers.get>>>((resolve) => {
+        const off = joined.on('peer', (p) => {
+          if (p.id !== nodeId) return
+          off()
+          resolve(p)
+        })
+      }))
+    const running = await peer.code.run<{ run(): string }>(id as CodeId, { timeoutMs: 10_000 })
+    try {
+      return { result: await running.run() }
+    } finally {
+      running.dispose()
+    }
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string }
+    return { code, message }
+  } finally {
+    joined.leave()
+  }
+}
+
 /** The positive control: proves the policy is enforced and violations are seen. */
 function tryDynamicCode(): { functionRefused: boolean; evalRefused: boolean } {
   const refused = (run: () => unknown): boolean => {
@@ -89,10 +124,11 @@ declare global {
     cspTest: {
       runCodecTable: typeof runCodecTable
       exchange: typeof exchange
+      runCode: typeof runCode
       tryDynamicCode: typeof tryDynamicCode
       leave(): void
     }
   }
 }
 
-window.cspTest = { runCodecTable, exchange, tryDynamicCode, leave: () => room?.leave() }
+window.cspTest = { runCodecTable, exchange, runCode, tryDynamicCode, leave: () => room?.leave() }
