@@ -39,6 +39,9 @@ addEventListener('message', (event) => {
 })
 parent.postMessage('peerject:ready', '*')`
 
+/** How long a loaded sandbox iframe may take to say ready before its script is taken as blocked. */
+const LOADED_GRACE_MS = 1000
+
 /** The worker's entry module: loads Comlink, then hands the control port to the runtime. */
 const WORKER_BOOTSTRAP = `const first = new Promise((resolve) => self.addEventListener('message', (event) => resolve(event.ports[0]), { once: true }))
 const moduleUrl = (source) => URL.createObjectURL(new Blob([source], { type: 'text/javascript' }))
@@ -97,16 +100,32 @@ export class BrowserWorkerHost implements WorkerHost {
     iframe.style.display = 'none'
     iframe.srcdoc = await this.#srcdoc
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const fail = (message: string): void => {
         cleanup()
         iframe.remove()
-        reject(
-          new PeerjectError(
-            'ERR_CODE_LOAD',
-            `the code-object sandbox did not start within ${this.#startTimeoutMs} ms; if the page sets a Content-Security-Policy, see "Browser" in docs/security.md for what it must allow`,
+        reject(new PeerjectError('ERR_CODE_LOAD', message))
+      }
+      const timer = setTimeout(
+        () =>
+          fail(
+            `the code-object sandbox did not start within ${this.#startTimeoutMs} ms; if the page sets a Content-Security-Policy, it must allow what codeObjectCsp() returns (docs/security.md, "Isolation in the browser")`,
           ),
+        this.#startTimeoutMs,
+      )
+      // The sandbox's script says ready while its document is parsed, before the iframe's load
+      // event. Loaded without a word (after a grace period for a message still in the queue): the
+      // script did not run, which is what a page policy that does not allow it does. The parent
+      // cannot see the violation itself: it is reported inside the sandboxed document.
+      let graceTimer: ReturnType<typeof setTimeout> | undefined
+      const onLoad = (): void => {
+        graceTimer = setTimeout(
+          () =>
+            fail(
+              `the code-object sandbox's script did not run: the page's Content-Security-Policy must allow what codeObjectCsp() returns (docs/security.md, "Isolation in the browser")`,
+            ),
+          LOADED_GRACE_MS,
         )
-      }, this.#startTimeoutMs)
+      }
       const onMessage = (event: MessageEvent): void => {
         if (event.source === iframe.contentWindow && event.data === 'peerject:ready') {
           cleanup()
@@ -115,9 +134,12 @@ export class BrowserWorkerHost implements WorkerHost {
       }
       const cleanup = (): void => {
         clearTimeout(timer)
+        clearTimeout(graceTimer)
         view.removeEventListener('message', onMessage)
+        iframe.removeEventListener('load', onLoad)
       }
       view.addEventListener('message', onMessage)
+      iframe.addEventListener('load', onLoad, { once: true })
       ;(doc.body ?? doc.documentElement).append(iframe)
     })
     const frame = iframe.contentWindow

@@ -98,7 +98,11 @@ export type PassableArgs<A extends readonly unknown[]> = { [I in keyof A]: Passa
  * keys, minus the never-reachable names). Written as a homomorphic mapping over `keyof T` with the
  * filter inline, so members stay reachable while `T` is generic (`function f<T extends { id:
  * number }>(r: Remote<T>) { return r.id }`); `-?` makes every member present (the stub always
- * is), so an optional member's type keeps its `undefined`.
+ * is), so an optional member's type keeps its `undefined`. Callback slots are the exception: `-?`
+ * would strip their `undefined` when `exactOptionalPropertyTypes` is off (the TypeScript default),
+ * and `remote.onChange = undefined` would not compile, so the first mapping gives them `unknown`
+ * and a second, optional one their {@link CallbackSlot} type. (Filtering them out of the first
+ * mapping instead would make it depend on `T[K]`, and members of a generic `T` unreachable.)
  */
 export type RemoteMembers<T> = {
   -readonly [
@@ -107,8 +111,25 @@ export type RemoteMembers<T> = {
         ? never
         : K
       : never
-  ]-?: RemoteProperty<Pick<T, K> extends Required<Pick<T, K>> ? T[K] : T[K] | undefined>
+  ]-?: IsCallbackSlot<T, K> extends true
+    ? unknown
+    : RemoteProperty<Pick<T, K> extends Required<Pick<T, K>> ? T[K] : T[K] | undefined>
+} & {
+  -readonly [K in keyof T as IsCallbackSlot<T, K> extends true ? K : never]+?: CallbackSlot<
+    Pick<T, K> extends Required<Pick<T, K>> ? T[K] : T[K] | undefined
+  >
 }
+
+/** An optional or nullable function member (`onChange?: (v) => void`). */
+type IsCallbackSlot<T, K extends keyof T> = [NonNullable<T[K]>] extends [never]
+  ? false
+  : [NonNullable<T[K]>] extends [AnyFunction]
+    ? Pick<T, K> extends Required<Pick<T, K>>
+      ? [Extract<T[K], null | undefined>] extends [never]
+        ? false
+        : true
+      : true
+    : false
 
 /** Members of a result or path: none below a primitive (its value is all there is). */
 type MembersOf<T> = [T] extends [Primitive] ? unknown : RemoteMembers<T>

@@ -106,6 +106,8 @@ describe('Remote<T>', () => {
   })
 
   test('callback slots accept assignment; other properties use set()', () => {
+    // Reading a slot: the callback last assigned, or nothing yet.
+    expectTypeOf(api.onChange).toEqualTypeOf<((value: number) => unknown) | undefined>()
     api.onChange = (value) => expectTypeOf(value).toEqualTypeOf<number>()
     api.onChange = undefined
     api.onError = null
