@@ -36,7 +36,7 @@ export type {
   VerifyToken,
 } from './code/index.js'
 export type { Peer, PeerCode, PeerSendOptions } from './peer.js'
-export type { Room, RoomCode, RoomEvents, RoomMessage } from './room.js'
+export type { PeerMap, Room, RoomCode, RoomEvents, RoomMessage } from './room.js'
 export type { WireLimits } from './wire/index.js'
 export {
   RpcTarget,

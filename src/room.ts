@@ -70,6 +70,15 @@ export interface RoomInit {
 /** Your own code objects: publish, remove, list (the registry view), load and run locally. */
 export type RoomCode = Pick<CodeService, 'publish' | 'remove' | 'list' | 'load' | 'run'>
 
+/**
+ * The peers of a room by id. `get` and `has` also take a plain string (an id read from a form, a
+ * URL or a message), so no cast to {@link PeerId} is needed to look one up.
+ */
+export interface PeerMap extends ReadonlyMap<PeerId, Peer> {
+  get(id: string): Peer | undefined
+  has(id: string): boolean
+}
+
 /** A joined room. Create with `joinRoom()`. */
 export class Room extends Emitter<RoomEvents> {
   /** The room's name. */
@@ -112,7 +121,7 @@ export class Room extends Emitter<RoomEvents> {
   }
 
   /** The peers connected now, by id. */
-  get peers(): ReadonlyMap<PeerId, Peer> {
+  get peers(): PeerMap {
     return this.#peers
   }
 
