@@ -214,7 +214,15 @@ export class Codec {
 
   #pack(wire: unknown, options: number): Uint8Array {
     try {
-      return this.#packr.pack(wire, options)
+      const bytes = this.#packr.pack(wire, options)
+      // msgpackr packs into one buffer it keeps (shared by every Packr) and returns views of it;
+      // after a large message that buffer stays large, every later message is a view pinning it,
+      // and each refill allocates one as large. Start afresh: the large one lives only as long as
+      // the large message.
+      if (bytes.buffer.byteLength > MAX_KEPT_PACK_BUFFER) {
+        this.#packr.useBuffer(packBuffer(FRESH_PACK_BUFFER))
+      }
+      return bytes
     } catch (error) {
       throw new PeerjectError(
         'ERR_UNSERIALIZABLE',
@@ -223,6 +231,22 @@ export class Codec {
       )
     }
   }
+}
+
+/** A msgpackr output buffer larger than this is replaced by a fresh one after use. */
+const MAX_KEPT_PACK_BUFFER = 1024 * 1024
+
+/** Size of that fresh buffer (msgpackr grows it as needed). */
+const FRESH_PACK_BUFFER = 64 * 1024
+
+/**
+ * A buffer of the kind msgpackr allocates for itself: a Node `Buffer` where `Buffer` exists (its
+ * string writer calls `Buffer#utf8Write`), else a Uint8Array.
+ */
+function packBuffer(size: number): Uint8Array {
+  const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } })
+    .Buffer
+  return NodeBuffer === undefined ? new Uint8Array(size) : NodeBuffer.allocUnsafeSlow(size)
 }
 
 /** Binary leaves at least this large are parts of their own in {@link Codec.encodeParts}. */

@@ -8,7 +8,13 @@
  * to that stub: that is how a peer in the middle routes calls from one peer to another.
  */
 import { PeerjectError } from '../errors.js'
-import { forbiddenKey, formatPath, isBuiltInMember, readProperty } from './authorizer.js'
+import {
+  builtInMethodOwner,
+  forbiddenKey,
+  formatPath,
+  isBuiltInMember,
+  readProperty,
+} from './authorizer.js'
 import type { Path, PathKey } from './protocol.js'
 import { controllerOf, type CallOptions, type StubController } from './stub.js'
 
@@ -54,8 +60,17 @@ export function applyOperation(
   const parent = walked.value
   switch (op) {
     case 'call':
-    case 'construct':
-      return invoke(readProperty(parent, last), parent, operation, options)
+    case 'construct': {
+      const fn = readProperty(parent, last)
+      const builtIn = builtInMethodOwner(parent, last)
+      if (builtIn !== undefined) {
+        throw new PeerjectError(
+          'ERR_DENIED',
+          `${formatPath(path)} is a built-in method of ${builtIn}.prototype and cannot be called remotely; expose a method of your own`,
+        )
+      }
+      return invoke(fn, parent, operation, options)
+    }
     case 'set':
       return assign(parent, last, operation.value, path)
     case 'delete':

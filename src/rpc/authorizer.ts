@@ -149,6 +149,37 @@ export function propertyOwner(object: object, key: PathKey): object | null {
   return null
 }
 
+/** Prototypes already classified by {@link builtInMethodOwner}: the built-in's name, or ''. */
+const prototypeKinds = new WeakMap<object, string>()
+
+const NATIVE_SOURCE = /\{\s*\[native code\]\s*\}\s*$/
+
+/**
+ * When `target[key]` is inherited from a built-in prototype (String, Array, Map, a typed array, a
+ * DOM class…), that built-in's name; else undefined. Peers may read such members (`length`,
+ * `size`) but not call them: `'x'.repeat(n)` would let a 40-byte request allocate hundreds of MiB
+ * here, and `push`, `splice`, `clear` or `set` would change exposed arrays and maps behind the
+ * methods their owner wrote. Own properties and methods of the app's classes are not built-ins.
+ */
+export function builtInMethodOwner(target: unknown, key: PathKey): string | undefined {
+  if (target === null || target === undefined) return undefined
+  const object: object = Object(target) as object
+  const owner = propertyOwner(object, key)
+  if (owner === null || owner === object) return undefined
+  let kind = prototypeKinds.get(owner)
+  if (kind === undefined) {
+    const ctor: unknown = Object.prototype.hasOwnProperty.call(owner, 'constructor')
+      ? (owner as { constructor: unknown }).constructor
+      : undefined
+    kind =
+      typeof ctor === 'function' && NATIVE_SOURCE.test(Function.prototype.toString.call(ctor))
+        ? ctor.name || 'a built-in'
+        : ''
+    prototypeKinds.set(owner, kind)
+  }
+  return kind === '' ? undefined : kind
+}
+
 /** True when assigning or deleting `key` on `object` would touch a runtime built-in. */
 export function isBuiltInMember(object: object, key: PathKey): boolean {
   const owner = propertyOwner(object, key)

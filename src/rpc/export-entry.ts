@@ -27,6 +27,8 @@ export interface ExportEntry {
   byReference: boolean
   /** Callbacks waiting for a pending entry to settle. */
   readonly watchers: Array<() => void>
+  /** While pending: the one promise handed out for references to it (`['o', id]`). */
+  settled: Promise<unknown> | undefined
 }
 
 /**
@@ -50,6 +52,7 @@ export function createEntry(
     pulled: false,
     byReference: false,
     watchers: [],
+    settled: undefined,
   }
 }
 

@@ -11,9 +11,12 @@
  *   sends an id inside a value, the refcount grows by one.
  * - Quotas: an operation beyond `maxCallsInFlight` rejects ERR_QUOTA; a result beyond `maxExports`
  *   is not stored: `['throw', answer, ERR_QUOTA]` is sent at once ("dropped answer"), and a later
- *   release of that id is ignored.
- * - Protocol violations (ids that do not increase, releases of ids never sent, over-releases) are
- *   thrown as ERR_BAD_MESSAGE; the session closes.
+ *   release of that id is ignored. An operation's slot is held until its answer has been handed
+ *   to the channel, not only until it is computed: answers waiting for a slow channel count, so a
+ *   peer cannot pile up answers (each possibly large) faster than they leave. A pull of a settled
+ *   result takes a slot the same way.
+ * - Protocol violations (ids that do not increase, releases of ids never sent, over-releases, a
+ *   second pull of one answer) are thrown as ERR_BAD_MESSAGE; the session closes.
  */
 import type { ExportRegistry } from './export-registry.js'
 import { PeerjectError } from '../errors.js'
@@ -41,8 +44,15 @@ export interface ExporterIO {
   readonly limits: RpcLimits
   readonly registry: ExportRegistry
   readonly authorize: Authorizer
-  /** Encodes and sends `message`; `onFailure` runs when it could not be sent. */
-  post(message: readonly unknown[], onFailure?: (error: PeerjectError) => void): void
+  /**
+   * Encodes and sends `message`; `onFailure` runs when it could not be sent, `onSent` once it has
+   * been handed to the channel.
+   */
+  post(
+    message: readonly unknown[],
+    onFailure?: (error: PeerjectError) => void,
+    onSent?: () => void,
+  ): void
 }
 
 /**
@@ -117,11 +127,14 @@ export class Exporter {
     }
     if (entry.state === 'fulfilled') return entry.value
     if (entry.state === 'rejected') return handled(Promise.reject(entry.value))
-    return handled(
+    // One promise per pending entry, however often the peer refers to it: a watcher per reference
+    // would let each `['o', id]` in a message cost this side memory until the result settles.
+    entry.settled ??= handled(
       new Promise((resolve, reject) =>
         entry.watchers.push(() => (entry.state === 'fulfilled' ? resolve : reject)(entry.value)),
       ),
     )
+    return entry.settled
   }
 
   /** Handles one incoming operation, pull or release. Throws ERR_BAD_MESSAGE on violations. */
@@ -195,8 +208,18 @@ export class Exporter {
           this.#io.post(['throw', id, notFound(id)])
           return
         }
+        if (entry.pulled) {
+          throw new PeerjectError('ERR_BAD_MESSAGE', `the peer pulled answer ${id} twice`)
+        }
         entry.pulled = true
-        if (entry.state !== 'pending') this.#sendResult(entry)
+        // Pending: the operation's own slot carries the answer out when it settles.
+        if (entry.state === 'pending') return
+        if (this.#inFlight >= this.#io.limits.maxCallsInFlight) {
+          this.#reply(id, false, inFlightQuota(this.#io.peer, this.#io.limits.maxCallsInFlight))
+          return
+        }
+        this.#inFlight++
+        this.#sendPulled(entry, true)
         return
       }
       case 'release': {
@@ -278,50 +301,87 @@ export class Exporter {
     if (entry.origin === 'reference') this.#idsByValue.delete(entry.value as object)
   }
 
-  /** Settles result `entry`: resumes its queue, wakes its watchers, sends it if it was pulled. */
-  #settle(entry: ExportEntry, ok: boolean, value: unknown): void {
+  /**
+   * Settles result `entry`: resumes its queue, wakes its watchers, sends it if it was pulled. With
+   * `slot`, the operation that produced it holds an in-flight slot, which the sending takes over
+   * (or which is freed here when nothing is sent yet).
+   */
+  #settle(entry: ExportEntry, ok: boolean, value: unknown, slot = false): void {
     entry.state = ok ? 'fulfilled' : 'rejected'
     entry.value = value
     if (entry.watchers.length > 0) for (const watcher of entry.watchers.splice(0)) watcher()
+    entry.settled = undefined
     entry.queue.resume()
-    if (entry.pulled && this.#entries.get(entry.id) === entry) this.#sendResult(entry)
+    if (entry.pulled && this.#entries.get(entry.id) === entry) this.#sendPulled(entry, slot)
+    else if (slot) this.#inFlight--
   }
 
-  /** Feeds an operation's outcome to its sink (see {@link Sink}). */
+  /** Feeds an outcome that holds no slot to its sink (see {@link Sink}). */
   #deliver(sink: Sink, ok: boolean, value: unknown): void {
     if (typeof sink === 'number') this.#reply(sink, ok, value)
     else this.#settle(sink, ok, value)
   }
 
-  /** An operation counted in flight ended. */
+  /** An operation counted in flight ended: its slot is freed once its answer has left. */
   #finish(sink: Sink, ok: boolean, value: unknown): void {
     if (this.#closed) return
-    this.#inFlight--
-    this.#deliver(sink, ok, value)
+    if (typeof sink === 'number') this.#reply(sink, ok, value, this.#slotFreed)
+    else this.#settle(sink, ok, value, true)
   }
 
-  #sendResult(entry: ExportEntry): void {
+  readonly #slotFreed = (): void => {
+    if (!this.#closed) this.#inFlight--
+  }
+
+  /**
+   * Sends a pulled result once the operations the peer issued on it before pulling have started
+   * (they may wait for an async authorizer in its queue): the peer may act on the value as soon as
+   * it arrives, through another reference, and those later operations must not overtake them.
+   */
+  #sendPulled(entry: ExportEntry, slot: boolean): void {
+    if (entry.queue.busy) entry.queue.push(() => this.#sendResult(entry, slot))
+    else this.#sendResult(entry, slot)
+  }
+
+  #sendResult(entry: ExportEntry, slot: boolean): void {
+    if (this.#closed) return
+    if (this.#entries.get(entry.id) !== entry) {
+      // Released while its queue ran: nobody waits for it any more.
+      if (slot) this.#inFlight--
+      return
+    }
     const ok = entry.state === 'fulfilled'
     const value =
       ok && entry.byReference && typeof entry.value === 'object' && entry.value !== null
         ? new ForceReference(entry.value)
         : entry.value
-    this.#reply(entry.id, ok, value)
+    this.#reply(entry.id, ok, value, slot ? this.#slotFreed : undefined)
   }
 
-  #reply(id: number, ok: boolean, value: unknown): void {
+  /** Answers request `id`; `onSent` runs once the answer (or the error replacing it) has left. */
+  #reply(id: number, ok: boolean, value: unknown, onSent?: () => void): void {
     if (this.#closed) return
-    this.#io.post([ok ? 'return' : 'throw', id, value], (error) =>
-      this.#io.post(['throw', id, error], () =>
-        this.#io.post([
-          'throw',
-          id,
-          new PeerjectError(
-            'ERR_REMOTE',
-            `the result of request ${id} could not be sent: ${error.message}`,
-          ),
-        ]),
-      ),
+    this.#io.post(
+      [ok ? 'return' : 'throw', id, value],
+      (error) =>
+        this.#io.post(
+          ['throw', id, error],
+          () =>
+            this.#io.post(
+              [
+                'throw',
+                id,
+                new PeerjectError(
+                  'ERR_REMOTE',
+                  `the result of request ${id} could not be sent: ${error.message}`,
+                ),
+              ],
+              onSent,
+              onSent,
+            ),
+          onSent,
+        ),
+      onSent,
     )
   }
 

@@ -26,6 +26,8 @@ export interface Outgoing {
   readonly exported: readonly number[] | undefined
   /** Runs when the message could not be sent; without it the failure is reported. */
   readonly onFailure: ((error: PeerjectError) => void) | undefined
+  /** Runs once the message has been handed to the channel. */
+  readonly onSent: (() => void) | undefined
 }
 
 /** A deferred message bigger than this (estimated) is encoded at post, on its own. */

@@ -112,8 +112,11 @@ export class RpcSession {
     this.#options = options
     this.#limits = resolveLimits(options.limits)
     const peer = options.peer
-    const post = (message: readonly unknown[], onFailure?: (error: PeerjectError) => void): void =>
-      this.#post(message, onFailure)
+    const post = (
+      message: readonly unknown[],
+      onFailure?: (error: PeerjectError) => void,
+      onSent?: () => void,
+    ): void => this.#post(message, onFailure, onSent)
     this.#importer = new Importer(
       { peer, limits: this.#limits, post, report: (error) => this.#report(error) },
       options.finalizer ?? defaultFinalizer,
@@ -259,14 +262,25 @@ export class RpcSession {
    * neighbours (src/rpc/outbox.ts); any other is encoded now, with the export hook, so what
    * crosses is its values as they are at the call.
    */
-  #post(message: readonly unknown[], onFailure?: (error: PeerjectError) => void): void {
+  #post(
+    message: readonly unknown[],
+    onFailure?: (error: PeerjectError) => void,
+    onSent?: () => void,
+  ): void {
     if (this.#closed !== undefined) {
       onFailure?.(this.#closed)
       return
     }
     const size = deferredSize(message)
     if (size >= 0) {
-      this.#outbox.push({ message, bytes: undefined, size, exported: undefined, onFailure })
+      this.#outbox.push({
+        message,
+        bytes: undefined,
+        size,
+        exported: undefined,
+        onFailure,
+        onSent,
+      })
     } else {
       // Encodings nest when a stream hook posts: keep the outer one's exports apart.
       const outer = this.#exported
@@ -299,7 +313,7 @@ export class RpcSession {
         else this.#report(error)
         return
       }
-      this.#outbox.push({ message: undefined, bytes, size: 0, exported, onFailure })
+      this.#outbox.push({ message: undefined, bytes, size: 0, exported, onFailure, onSent })
     }
     if (message[0] !== 'release') {
       // Flush two microtask hops later, so what the caller's own `await` adds (the `pull` that
@@ -403,6 +417,7 @@ export class RpcSession {
     sent.then(
       () => {
         this.#unsettled--
+        for (let i = from; i < to; i++) (items[i] as Outgoing).onSent?.()
       },
       (error: unknown) => {
         this.#unsettled--

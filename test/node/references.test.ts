@@ -89,11 +89,11 @@ function link(from: Room, to: Room): Peer {
 function member(
   stub: unknown,
   ...path: string[]
-): (() => PromiseLike<unknown>) & PromiseLike<unknown> {
-  return path.reduce(
-    (value, key) => (value as Record<string, unknown>)[key],
-    stub,
-  ) as (() => PromiseLike<unknown>) & PromiseLike<unknown>
+): ((...args: unknown[]) => PromiseLike<unknown>) & PromiseLike<unknown> {
+  return path.reduce((value, key) => (value as Record<string, unknown>)[key], stub) as ((
+    ...args: unknown[]
+  ) => PromiseLike<unknown>) &
+    PromiseLike<unknown>
 }
 
 function code(error: unknown): string | undefined {
@@ -393,6 +393,10 @@ describe('references: defaults and authorization', () => {
     expect(code(await failure(member(api, 'echo', 'bind')()))).toBe('ERR_DENIED')
     expect(code(await failure(member(api, 'items', 'hasOwnProperty')()))).toBe('ERR_DENIED')
     expect(code(await failure(member(api, 'echo', 'toString')()))).toBe('ERR_DENIED')
+    // Built-in methods of arrays, strings and maps: readable, never callable.
+    expect(code(await failure(member(api, 'items', 'push')('d')))).toBe('ERR_DENIED')
+    expect(code(await failure(member(api, 'title', 'repeat')(1e6)))).toBe('ERR_DENIED')
+    expect(await api.items.length).toBe(3)
     expect(await api.echo('still fine')).toBe('still fine')
   })
 
@@ -432,6 +436,39 @@ describe('references: defaults and authorization', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     const point = await mine.makeTarget()
     expect(code(await failure(member(point, 'constructor')))).toBe('ERR_DENIED')
+  })
+})
+
+describe('references: order with an async authorizer', () => {
+  it('operations on a result issued before awaiting it apply before those issued after', async () => {
+    const applied: number[] = []
+    class Item extends RpcTarget {
+      bump(n: number): void {
+        applied.push(n)
+      }
+    }
+    let slowOnce = true
+    const [owner, user] = (await group(2, (i) =>
+      i === 0
+        ? {
+            authorize: async (_peer, _operation, path) => {
+              // The first screening of bump takes a few macrotasks; the others answer at once.
+              if (path.at(-1) === 'bump' && slowOnce) {
+                slowOnce = false
+                for (let n = 0; n < 5; n++) await new Promise((resolve) => setImmediate(resolve))
+              }
+              return true
+            },
+          }
+        : {},
+    )) as [Room, Room]
+    owner.expose('api', { make: () => new Item() })
+    const api = link(user, owner).resolve<{ make(): Item }>('api')
+    const item = api.make()
+    void item.bump(1)
+    const stub = await item
+    await stub.bump(2)
+    expect(applied).toEqual([1, 2])
   })
 })
 
@@ -734,6 +771,30 @@ describe('references: a hostile peer over real WebRTC', () => {
     expect(toHostile.state).toBe('closed')
   })
 
+  it('answers hold their slots until handed to the channel: a get flood of 1 MiB values is refused beyond the quota', async () => {
+    const [victim, hostile] = (await group(2, (i) =>
+      i === 0 ? { limits: { maxCallsInFlight: 4 } } : {},
+    )) as [Room, Room]
+    const blob = new Uint8Array(1024 * 1024).fill(7)
+    victim.expose('api', { blob })
+    const raw = rawChannel(hostile, victim)
+    const ids = Array.from({ length: 20 }, (_, i) => 2 + i)
+    // Issued in one turn: they travel together and are handled in one go.
+    await Promise.all([
+      raw.send(['resolve', 1, 'api']),
+      ...ids.map((id) => raw.send(['get', id, 1, ['blob']])),
+    ])
+    const replies = await Promise.all(ids.map((id) => raw.reply(id)))
+    const answered = replies.filter((reply) => reply[0] === 'return')
+    const refused = replies.filter((reply) => reply[0] === 'throw')
+    // Freed as soon as computed, every slot was free again at the next get: all 20 answered.
+    expect(refused.length).toBeGreaterThan(0)
+    for (const reply of refused) expect(replyCode(reply)).toBe('ERR_QUOTA')
+    for (const reply of answered) expect(reply[2]).toEqual(blob)
+    expect(answered.length).toBeGreaterThanOrEqual(4)
+    expect(link(victim, hostile).stats().rpc).toMatchObject({ inFlight: 0, closed: false })
+  })
+
   it('forged releases, forged references, malformed and undecodable messages close that connection only', async () => {
     const [victim, friend] = (await group(2)) as [Room, Room]
     victim.expose('api', { echo: (value: unknown) => value })
@@ -753,6 +814,16 @@ describe('references: a hostile peer over real WebRTC', () => {
         async (raw) => {
           await raw.send(['resolve', 1, 'api'])
           await raw.send(['call', 2, 1, ['echo'], [() => undefined]], forgedRef)
+        },
+      ],
+      [
+        'an answer pulled twice',
+        async (raw) => {
+          await raw.send(['resolve', 1, 'api'])
+          await raw.send(['call', 2, 1, ['echo'], [1]])
+          await raw.send(['pull', 2])
+          await raw.reply(2)
+          await raw.send(['pull', 2])
         },
       ],
       ['malformed message', (raw) => raw.send(['call', 'one', { not: 'a path' }])],

@@ -157,3 +157,15 @@ describe('codec round-trip details', () => {
     expect(((decoded as Error).cause as Error).message).toBe('why')
   })
 })
+
+describe('codec buffers', () => {
+  it('a large message does not leave later small ones pinning its buffer', () => {
+    const codec = new Codec()
+    const large = codec.encode({ text: 'x'.repeat(4 * 1024 * 1024) })
+    expect(large.buffer.byteLength).toBeGreaterThanOrEqual(4 * 1024 * 1024)
+    const small = codec.encode({ n: 1, text: 'small' })
+    expect(small.buffer.byteLength).toBeLessThanOrEqual(1024 * 1024)
+    expect(codec.decode(small)).toEqual({ n: 1, text: 'small' })
+    expect((codec.decode(large) as { text: string }).text).toHaveLength(4 * 1024 * 1024)
+  })
+})

@@ -10,12 +10,16 @@ afterEach(() => {
   expect(({} as Record<string, unknown>).polluted).toBeUndefined()
 })
 
-/** A session under attack: `feed` hand-builds messages, `sent` decodes what it answered. */
-function victim(limits?: Partial<RpcLimits>) {
+/**
+ * A session under attack: `feed` hand-builds messages, `sent` decodes what it answered. With
+ * `stalled`, the channel takes nothing: every `send` waits until `drain()`.
+ */
+function victim(limits?: Partial<RpcLimits>, stalled = false) {
   const codec = new Codec()
   const exports = new ExportRegistry()
   const errors: PeerjectError[] = []
   const sent: unknown[] = []
+  const stalledSends: Array<() => void> = []
   const session = new RpcSession({
     peer: 'evil',
     codec,
@@ -24,6 +28,7 @@ function victim(limits?: Partial<RpcLimits>) {
       sent.push(
         codec.decode(bytes, { export: () => undefined, import: (_k, data) => ({ ref: data }) }),
       )
+      if (stalled) await new Promise<void>((resolve) => stalledSends.push(resolve))
     },
     onError: (error) => errors.push(error),
     ...(limits === undefined ? {} : { limits }),
@@ -34,7 +39,8 @@ function victim(limits?: Partial<RpcLimits>) {
     session.dispatch(codec.encode(message, { export: () => refs[next++], import: () => undefined }))
   }
   const tick = () => new Promise((resolve) => setTimeout(resolve, 0))
-  return { session, exports, errors, sent, feed, tick }
+  const drain = () => stalledSends.splice(0).forEach((resolve) => resolve())
+  return { session, exports, errors, sent, feed, tick, drain }
 }
 
 describe('coded failures that leave the session open', () => {
@@ -136,6 +142,15 @@ describe('protocol violations close the session alone', () => {
     ['an empty message in a batch', (v) => v.feed([[], ['list', 1]])],
     ['a path too long', (v) => v.feed(['get', 1, 1, new Array(100).fill('a')])],
     ['ids that do not increase', (v) => (v.feed(['list', 5]), v.feed(['list', 5]))],
+    [
+      'an answer pulled twice',
+      (v) => (
+        v.feed(['resolve', 1, 'obj']),
+        v.feed(['call', 2, 1, ['f'], []]),
+        v.feed(['pull', 2]),
+        v.feed(['pull', 2])
+      ),
+    ],
     ['a reply to nothing', (v) => v.feed(['return', 3, null])],
     ['a release of an id never sent', (v) => v.feed(['release', -4, 1])],
     ['an over-release', (v) => (v.feed(['resolve', 1, 'obj']), v.feed(['release', 1, 2]))],
@@ -201,5 +216,87 @@ describe('protocol violations close the session alone', () => {
     await v.tick()
     expect(v.errors).toHaveLength(1)
     expect(v.sent).toEqual([])
+  })
+})
+
+describe('answers waiting for the channel', () => {
+  /** A batch of messages of one dispatch, as a peer sends them in one frame. */
+  const batch = (v: ReturnType<typeof victim>, messages: unknown[][]) => v.feed(messages)
+  const flat = (sent: unknown[]) =>
+    sent.flatMap((m) =>
+      Array.isArray((m as unknown[])[0]) ? (m as unknown[][]) : [m as unknown[]],
+    )
+
+  test('hold their in-flight slots until handed over: a get flood cannot queue answers', async () => {
+    const v = victim({ maxCallsInFlight: 3 }, true)
+    v.exports.expose('api', { blob: new Uint8Array(64 * 1024) })
+    const gets = Array.from({ length: 10 }, (_, i) => ['get', 2 + i, 1, ['blob']])
+    batch(v, [['resolve', 1, 'api'], ...gets])
+    await v.tick()
+    const replies = flat(v.sent)
+    const answered = replies.filter((m) => m[0] === 'return')
+    const refused = replies.filter((m) => m[0] === 'throw')
+    expect(answered.map((m) => m[1])).toEqual([2, 3, 4])
+    expect(refused.map((m) => m[1])).toEqual([5, 6, 7, 8, 9, 10, 11])
+    for (const m of refused) expect(m[2]).toMatchObject({ code: 'ERR_QUOTA' })
+    expect(v.session.stats().inFlight).toBe(3)
+    v.drain()
+    await v.tick()
+    expect(v.session.stats().inFlight).toBe(0)
+    // With the slots free, the next get is answered.
+    v.feed(['get', 12, 1, ['blob']])
+    await v.tick()
+    expect(flat(v.sent).at(-1)?.slice(0, 2)).toEqual(['return', 12])
+    v.drain()
+  })
+
+  test('a pull of a settled result takes a slot too', async () => {
+    const v = victim({ maxCallsInFlight: 2 }, true)
+    v.exports.expose('api', { big: () => 'x'.repeat(1000) })
+    batch(v, [
+      ['resolve', 1, 'api'],
+      ['call', 2, 1, ['big'], []],
+      ['call', 3, 1, ['big'], []],
+      ['call', 4, 1, ['big'], []],
+    ])
+    await v.tick()
+    expect(v.session.stats().inFlight).toBe(0) // settled, nobody pulled: nothing to send
+    batch(v, [
+      ['pull', 2],
+      ['pull', 3],
+      ['pull', 4],
+    ])
+    await v.tick()
+    const replies = flat(v.sent)
+    expect(replies.map((m) => [m[0], m[1]])).toEqual([
+      ['return', 2],
+      ['return', 3],
+      ['throw', 4],
+    ])
+    expect(replies[2]?.[2]).toMatchObject({ code: 'ERR_QUOTA' })
+    expect(v.session.stats().inFlight).toBe(2)
+    v.drain()
+    await v.tick()
+    expect(v.session.stats().inFlight).toBe(0)
+  })
+
+  test('every reference to a pending answer gets the same promise (one watcher per answer)', async () => {
+    const v = victim()
+    const kept: unknown[] = []
+    let finish: (value: number) => void = () => undefined
+    v.exports.expose('api', {
+      slow: () => new Promise<number>((resolve) => (finish = resolve)),
+      keep: (...values: unknown[]) => void kept.push(...values),
+    })
+    v.feed(['resolve', 1, 'api'])
+    v.feed(['call', 2, 1, ['slow'], []])
+    const refs = Array.from({ length: 50 }, () => ['o', 2])
+    v.feed(['call', 3, 1, ['keep'], refs.map(() => () => 0)], refs)
+    v.feed(['call', 4, 1, ['keep'], [() => 0]], [['o', 2]])
+    await v.tick()
+    expect(kept).toHaveLength(51)
+    expect(new Set(kept).size).toBe(1)
+    finish(7)
+    expect(await kept[0]).toBe(7)
   })
 })

@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest'
 import { ClassRegistry } from '../../src/codec/index.js'
 import { PeerjectError } from '../../src/errors.js'
-import { createMemoryPair, set, type Authorizer } from '../../src/rpc/index.js'
+import { createMemoryPair, RpcTarget, set, type Authorizer } from '../../src/rpc/index.js'
 import { rejection as failure } from '../helpers/rejection.js'
 
 const denied = { code: 'ERR_DENIED' }
@@ -74,15 +74,96 @@ describe('never reachable, whatever the authorizer says', () => {
     ]) {
       expect(await failure(call as PromiseLike<unknown>)).toMatchObject(denied)
     }
-    // Own and class members stay reachable (arrays keep their methods and length).
-    expect(await (remote.list as unknown as { includes(x: number): boolean }).includes(2)).toBe(
-      true,
-    )
     expect(await (remote.list as unknown as { length: number }).length).toBe(3)
+  })
+
+  test('built-in methods are readable but not callable; own and class methods are', async () => {
+    class Board {
+      notes = ['a']
+      add(note: string): number {
+        return this.notes.push(note)
+      }
+    }
+    class Tally extends Map<string, number> {
+      bump(key: string): number {
+        const next = (this.get(key) ?? 0) + 1
+        this.set(key, next)
+        return next
+      }
+    }
+    const tally = new Tally()
+    const shared = {
+      title: 'board',
+      list: [1, 2, 3],
+      users: new Map([['ann', 1]]),
+      board: new Board(),
+      tally,
+      now: () => 7,
+    }
+    const pair = createMemoryPair({ b: { authorize: allowAll } })
+    pair.exportsB.expose('shared', shared)
+    const remote = pair.a.resolve<typeof shared>('shared')
+    // A string's members are not typed on a stub (a primitive's value is all there is).
+    const title = remote.title as unknown as {
+      repeat(count: number): PromiseLike<string>
+      length: PromiseLike<number>
+    }
+    // `'x'.repeat(n)` would let a tiny request allocate without bound; `push`, `clear` and `set`
+    // would change exposed arrays and maps behind their owner's methods.
+    const refusals: Array<[PromiseLike<unknown>, RegExp]> = [
+      [title.repeat(1e8), /title\.repeat is a built-in method of String\.prototype/],
+      [remote.list.push(4), /Array\.prototype/],
+      [remote.list.includes(2), /Array\.prototype/],
+      [remote.users.clear(), /Map\.prototype/],
+      [remote.tally.set('x', 1), /Map\.prototype/], // inherited by an app class
+      [remote.board.notes.splice(0, 1), /Array\.prototype/],
+    ]
+    for (const [call, message] of refusals) {
+      const error = await failure(call)
+      expect(error).toMatchObject(denied)
+      expect((error as Error).message).toMatch(message)
+    }
+    expect(shared.list).toEqual([1, 2, 3])
+    expect(shared.users.size).toBe(1)
+    expect(shared.board.notes).toEqual(['a'])
+    // Reading built-in members, and calling own functions and the app's methods, still work.
+    expect(await title.length).toBe(5)
+    expect(await remote.users.size).toBe(1)
+    expect(await remote.list[1]).toBe(2)
+    expect(await remote.now()).toBe(7)
+    expect(await remote.board.add('b')).toBe(2)
+    expect(await remote.tally.bump('x')).toBe(1)
+    expect(pair.b.stats().closed).toBe(false)
   })
 })
 
 describe('custom authorizers', () => {
+  test('async: operations on a result issued before awaiting it apply before those issued after', async () => {
+    const applied: number[] = []
+    class Item extends RpcTarget {
+      bump(n: number): void {
+        applied.push(n)
+      }
+    }
+    // The first screening of bump takes a few macrotasks; every other one answers at once.
+    let slowOnce = true
+    const authorize: Authorizer = async (_peer, _operation, path) => {
+      if (path.at(-1) === 'bump' && slowOnce) {
+        slowOnce = false
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0))
+      }
+      return true
+    }
+    const pair = createMemoryPair({ b: { authorize } })
+    pair.exportsB.expose('api', { make: () => new Item() })
+    const api = pair.a.resolve<{ make(): Item }>('api')
+    const item = api.make()
+    void item.bump(1) // pipelined on the pending result: waits in its queue for the verdict
+    const stub = await item // the result arrives…
+    await stub.bump(2) // …and this goes to the reference it holds, not to the result's queue
+    expect(applied).toEqual([1, 2])
+  })
+
   test('a sync authorizer sees peer, operation, full path and origin', async () => {
     const seen: unknown[] = []
     const authorize: Authorizer = (peer, operation, path, origin) => {
