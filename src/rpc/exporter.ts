@@ -53,6 +53,15 @@ export interface ExporterIO {
     onFailure?: (error: PeerjectError) => void,
     onSent?: () => void,
   ): void
+  /**
+   * {@link post} for an answer (`return`/`throw`): may wait, unencoded, while the session's
+   * encoded messages not yet handed to the channel fill its answer window.
+   */
+  answer(
+    message: readonly unknown[],
+    onFailure?: (error: PeerjectError) => void,
+    onSent?: () => void,
+  ): void
 }
 
 /**
@@ -361,13 +370,13 @@ export class Exporter {
   /** Answers request `id`; `onSent` runs once the answer (or the error replacing it) has left. */
   #reply(id: number, ok: boolean, value: unknown, onSent?: () => void): void {
     if (this.#closed) return
-    this.#io.post(
+    this.#io.answer(
       [ok ? 'return' : 'throw', id, value],
       (error) =>
-        this.#io.post(
+        this.#io.answer(
           ['throw', id, error],
           () =>
-            this.#io.post(
+            this.#io.answer(
               [
                 'throw',
                 id,

@@ -250,6 +250,27 @@ describe('answers waiting for the channel', () => {
     v.drain()
   })
 
+  test('are encoded only while less than the answer window (8 MiB) waits for the channel', async () => {
+    const v = victim({}, true)
+    const blob = new Uint8Array(1024 * 1024).fill(3)
+    v.exports.expose('api', { blob })
+    const ids = Array.from({ length: 12 }, (_, i) => 2 + i)
+    batch(v, [['resolve', 1, 'api'], ...ids.map((id) => ['get', id, 1, ['blob']])])
+    await v.tick()
+    // Encoded and handed to the stalled channel: 8 MiB worth; the other 4 wait as values.
+    expect(flat(v.sent).map((m) => m[1])).toEqual(ids.slice(0, 8))
+    expect(v.session.stats()).toMatchObject({ inFlight: 12, queuedMessages: 12 })
+    for (let round = 0; round < 3 && flat(v.sent).length < 12; round++) {
+      v.drain()
+      await v.tick()
+    }
+    expect(flat(v.sent).map((m) => m[1])).toEqual(ids)
+    for (const m of flat(v.sent)) expect(m[2]).toEqual(blob)
+    v.drain()
+    await v.tick()
+    expect(v.session.stats()).toMatchObject({ inFlight: 0, queuedMessages: 0 })
+  })
+
   test('a pull of a settled result takes a slot too', async () => {
     const v = victim({ maxCallsInFlight: 2 }, true)
     v.exports.expose('api', { big: () => 'x'.repeat(1000) })
