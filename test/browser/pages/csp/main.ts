@@ -5,8 +5,7 @@
  * peer, and runs a code object a Node peer publishes. `window.cspTest` is what the test drives.
  */
 import { ClassRegistry, joinRoom } from '../../../../src/index.js'
-import type { PeerId } from '../../../../src/ids.js'
-import type { CodeId, Room } from '../../../../src/index.js'
+import type { CodeId, Peer, Room } from '../../../../src/index.js'
 import { Codec } from '../../../../src/codec/index.js'
 import { assertSameValue, codecCaseClasses, codecCases } from '../../../unit/codec-cases.js'
 
@@ -39,21 +38,26 @@ function runCodecTable(): { count: number; failures: string[] } {
 
 let room: Room | undefined
 
+/** The peer `id` of `joined`, once it is connected. */
+function peerOf(joined: Room, id: string): Promise<Peer> {
+  const known = joined.peers.get(id)
+  if (known !== undefined) return Promise.resolve(known)
+  return new Promise((resolve) => {
+    const off = joined.on('peer', (peer) => {
+      if (peer.id !== id) return
+      off()
+      resolve(peer)
+    })
+  })
+}
+
 /** Joins `name`, waits for `nodeId`, sends it a value and reports what comes back. */
 async function exchange(signaling: string, name: string, nodeId: string): Promise<unknown> {
   const classes = new ClassRegistry()
   classes.register(CspPoint, { name: 'csp.Point' })
   room = await joinRoom({ signaling, room: name, classes })
   const joined = room
-  const peer =
-    joined.peers.get(nodeId as PeerId) ??
-    (await new Promise<NonNullable<ReturnType<typeof joined.peers.get>>>((resolve) => {
-      const off = joined.on('peer', (p) => {
-        if (p.id !== nodeId) return
-        off()
-        resolve(p)
-      })
-    }))
+  const peer = await peerOf(joined, nodeId)
   const reply = new Promise<unknown>((resolve) => joined.once('message', (value) => resolve(value)))
   await peer.send({
     point: new CspPoint(3, 4),
@@ -80,15 +84,7 @@ async function runCode(
 ): Promise<{ result?: unknown; code?: string | undefined; message?: string | undefined }> {
   const joined = await joinRoom({ signaling, room: name })
   try {
-    const peer =
-      joined.peers.get(nodeId as PeerId) ??
-      (await new Promise<NonNullable<ReturnType<typeof joined.peers.get>>>((resolve) => {
-        const off = joined.on('peer', (p) => {
-          if (p.id !== nodeId) return
-          off()
-          resolve(p)
-        })
-      }))
+    const peer = await peerOf(joined, nodeId)
     const running = await peer.code.run<{ run(): string }>(id as CodeId, { timeoutMs: 10_000 })
     try {
       return { result: await running.run() }
