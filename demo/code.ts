@@ -16,6 +16,7 @@
  */
 import { isPeerjectError } from 'peerject'
 import type { CodeMetadata, Peer, Room, RunningCode } from 'peerject'
+import { labelOf, onLabels, shortId } from './labels.js'
 
 /** What the demo's Run button may wait for: loading and the call. */
 const RUN_TIMEOUT_MS = 10_000
@@ -41,7 +42,7 @@ export function mountCode(room: Room, element: HTMLElement): () => void {
   const publish = publishForm(room, () => {
     void room.broadcast({ kind: 'code-published' }).catch(() => undefined)
   })
-  panel.append(hint, refresh, registries, publish)
+  panel.append(hint, refresh, registries, publish.form)
   element.replaceChildren(panel)
 
   // Each render gets a token so a slow list() answer cannot overwrite a newer render.
@@ -58,12 +59,14 @@ export function mountCode(room: Room, element: HTMLElement): () => void {
     for (const peer of peers) {
       const section = registrySection(peer)
       registries.append(section)
-      void fillRegistry(peer, section, () => current === generation)
+      void fillRegistry(peer, section, () => current === generation, publish.renderMine)
     }
+    void publish.renderMine().catch(() => undefined)
   }
 
   refresh.addEventListener('click', render)
   const offs = [
+    onLabels(render),
     room.on('peer', render),
     room.on('leave', render),
     room.on('message', (value) => {
@@ -81,10 +84,10 @@ export function mountCode(room: Room, element: HTMLElement): () => void {
 function registrySection(peer: Peer): HTMLElement {
   const section = el('section', {
     'data-peer-registry': peer.id,
-    'aria-label': `Code objects of peer ${peer.id.slice(0, 8)}`,
+    'aria-label': `Code objects of ${labelOf(peer.id)}`,
   })
   const title = el('h3')
-  title.textContent = `Peer ${peer.id.slice(0, 8)}`
+  title.textContent = labelOf(peer.id)
   const state = el('p', { 'data-registry-state': 'loading', role: 'status' })
   state.textContent = 'Loading…'
   section.append(title, state)
@@ -95,6 +98,7 @@ async function fillRegistry(
   peer: Peer,
   section: HTMLElement,
   current: () => boolean,
+  afterRun: () => Promise<void>,
 ): Promise<void> {
   const state = section.querySelector('[data-registry-state]') as HTMLElement
   let items: CodeMetadata[]
@@ -120,24 +124,44 @@ async function fillRegistry(
   }
   table.append(el('thead'), el('tbody'))
   table.tHead?.append(head)
+  // A module another one imports is listed as that one's dependency, without a Run button of its
+  // own: run on its own, a dependency's exports are rarely meant to be called without arguments.
+  const usedBy = new Map<string, string[]>()
+  for (const item of items) {
+    for (const dependency of item.dependencies ?? []) {
+      usedBy.set(dependency, [...(usedBy.get(dependency) ?? []), item.name])
+    }
+  }
   for (const item of items.sort((a, b) => a.name.localeCompare(b.name))) {
-    table.tBodies[0]?.append(...codeRows(peer, item))
+    table.tBodies[0]?.append(...codeRows(peer, item, usedBy.get(item.id), afterRun))
   }
   section.append(table)
 }
 
 /** The row of one code object and the row its result appears in. */
-function codeRows(peer: Peer, item: CodeMetadata): HTMLTableRowElement[] {
+function codeRows(
+  peer: Peer,
+  item: CodeMetadata,
+  usedBy: readonly string[] | undefined,
+  afterRun: () => Promise<void>,
+): HTMLTableRowElement[] {
   const row = el('tr', { 'data-code-id': item.id, 'data-code-name': item.name })
   const id = el('code', { title: item.id })
-  id.textContent = `${item.id.slice(0, 8)}…`
+  id.textContent = `${shortId(item.id)}…`
   const run = el('button', {
     type: 'button',
     'data-action': 'run',
-    'aria-label': `Run ${item.name} from peer ${peer.id.slice(0, 8)}`,
+    'aria-label': `Run ${item.name} from ${labelOf(peer.id)}`,
   })
   run.textContent = 'Run'
-  const cells = [item.name, item.version ?? '—', formatSize(item.size)].map((text) => {
+  const nameCell = el('td')
+  nameCell.textContent = item.name
+  if (item.description !== undefined) {
+    const description = el('small')
+    description.textContent = item.description
+    nameCell.append(el('br'), description)
+  }
+  const cells = [item.version ?? '—', formatSize(item.size)].map((text) => {
     const cell = el('td')
     cell.textContent = text
     return cell
@@ -145,9 +169,9 @@ function codeRows(peer: Peer, item: CodeMetadata): HTMLTableRowElement[] {
   const idCell = el('td')
   idCell.append(id)
   const runCell = el('td')
-  runCell.append(run)
-  row.append(...cells, idCell, runCell)
-  if (item.description !== undefined) row.title = item.description
+  if (usedBy === undefined) runCell.append(run)
+  else runCell.textContent = `used by ${usedBy.join(', ')}`
+  row.append(nameCell, ...cells, idCell, runCell)
 
   const resultRow = el('tr', { 'data-result-row': item.id })
   const resultCell = el('td', { colspan: '5' })
@@ -163,6 +187,8 @@ function codeRows(peer: Peer, item: CodeMetadata): HTMLTableRowElement[] {
     run.disabled = true
     void runCode(peer, item, output).finally(() => {
       run.disabled = false
+      // A fetched code object is stored here, and served from here too.
+      void afterRun().catch(() => undefined)
     })
   })
   return [row, resultRow]
@@ -202,7 +228,10 @@ function entryOf(types: Readonly<Record<string, string>>): string | undefined {
   return Object.keys(types).find((name) => types[name] === 'function' && name !== 'setup')
 }
 
-function publishForm(room: Room, announce: () => void): HTMLFormElement {
+function publishForm(
+  room: Room,
+  announce: () => void,
+): { form: HTMLFormElement; renderMine: () => Promise<void> } {
   // Inline layout: the demo's stylesheet belongs to the page, this panel brings its own few rules.
   const form = el('form', {
     'data-publish': '',
@@ -240,7 +269,9 @@ function publishForm(room: Room, announce: () => void): HTMLFormElement {
     mine.replaceChildren(
       ...items.map((item) => {
         const li = el('li', { 'data-code-id': item.id })
-        li.textContent = `${item.name} ${item.version ?? ''} · ${formatSize(item.size)} · ${item.id.slice(0, 8)}…`
+        li.textContent = [item.name, item.version, formatSize(item.size), `${shortId(item.id)}…`]
+          .filter((part) => part !== undefined)
+          .join(' · ')
         return li
       }),
     )
@@ -254,9 +285,17 @@ function publishForm(room: Room, announce: () => void): HTMLFormElement {
       .publish(source.value, { name: name.value })
       .then(async (id) => {
         status.dataset.codeId = id
-        status.textContent = `Published ${name.value} as ${id.slice(0, 8)}…`
+        status.textContent = `Published ${name.value} as ${shortId(id)}…`
         announce()
         await renderMine()
+        // Publishing checks the id and the imports, not the code: load it once here, so a syntax
+        // error shows now rather than when a peer runs it.
+        try {
+          ;(await room.code.run(id, { timeoutMs: RUN_TIMEOUT_MS })).dispose()
+        } catch (error) {
+          status.className = 'error'
+          status.textContent = `Published ${name.value} as ${shortId(id)}…, but it fails to load: ${describeError(error)}`
+        }
       })
       .catch((error: unknown) => {
         status.className = 'error'
@@ -266,8 +305,7 @@ function publishForm(room: Room, announce: () => void): HTMLFormElement {
         submit.disabled = false
       })
   })
-  void renderMine().catch(() => undefined)
-  return form
+  return { form, renderMine }
 }
 
 function isCodePublished(value: unknown): boolean {

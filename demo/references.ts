@@ -17,6 +17,7 @@ import { release } from 'peerject'
 import type { PeerId, Remote, Room } from 'peerject'
 import { MAX_NOTE_LENGTH, SharedBoard, SharedCounter } from './shared-objects.js'
 import type { Note } from './shared-objects.js'
+import { labelOf, onLabels } from './labels.js'
 
 export { SharedBoard, SharedCounter }
 export type { Note }
@@ -100,6 +101,13 @@ export function mountReferences(room: Room, element: HTMLElement): () => void {
   let selection: Selection | undefined
   let generation = 0
   const report = (failure: unknown): void => void (error.textContent = describe(failure))
+  /** Runs a remote action: clears the last error first, shows this one's if it fails. */
+  const act = <T>(action: () => PromiseLike<T> | T, then?: (value: T) => void): void => {
+    error.textContent = ''
+    void Promise.resolve()
+      .then(action)
+      .then((result) => then?.(result), report)
+  }
 
   const showValue = (next: number): void => {
     value.textContent = String(next)
@@ -115,7 +123,7 @@ export function mountReferences(room: Room, element: HTMLElement): () => void {
         'aria-label': `Remove note "${note.text}"`,
       })
       remove.textContent = '×'
-      remove.onclick = () => void Promise.resolve(boardStub.remove(note.id)).catch(report)
+      remove.onclick = () => act(() => boardStub.remove(note.id))
       item.append(remove)
       notes.append(item)
     }
@@ -170,13 +178,13 @@ export function mountReferences(room: Room, element: HTMLElement): () => void {
       showNotes(await remoteBoard.list(), remoteBoard)
       if (token !== generation) return
       remote.hidden = false
-      inc.onclick = () => void Promise.resolve(remoteCounter.add(1)).then(showValue, report)
-      dec.onclick = () => void Promise.resolve(remoteCounter.add(-1)).then(showValue, report)
+      inc.onclick = () => act(() => remoteCounter.add(1), showValue)
+      dec.onclick = () => act(() => remoteCounter.add(-1), showValue)
       form.onsubmit = (event) => {
         event.preventDefault()
         const text = noteInput.value
         noteInput.value = ''
-        void Promise.resolve(remoteBoard.add(text)).catch(report)
+        act(() => remoteBoard.add(text))
       }
     } catch (failure) {
       if (token === generation) report(failure)
@@ -185,8 +193,10 @@ export function mountReferences(room: Room, element: HTMLElement): () => void {
 
   const renderPeers = (): void => {
     const chosen = selection?.peer
-    pick.replaceChildren(new Option('— choose a peer —', ''))
-    for (const peer of room.peers.values()) pick.append(new Option(peer.id.slice(0, 8), peer.id))
+    pick.replaceChildren(
+      new Option(room.peers.size === 0 ? '— no peers yet —' : '— choose a peer —', ''),
+    )
+    for (const peer of room.peers.values()) pick.append(new Option(labelOf(peer.id), peer.id))
     const keep = chosen !== undefined && room.peers.has(chosen) ? chosen : undefined
     const next = keep ?? room.peers.keys().next().value
     pick.value = next ?? ''
@@ -196,12 +206,14 @@ export function mountReferences(room: Room, element: HTMLElement): () => void {
   pick.onchange = () => void select([...room.peers.keys()].find((id) => id === pick.value))
   const offPeer = room.on('peer', renderPeers)
   const offLeave = room.on('leave', renderPeers)
+  const offLabels = onLabels(renderPeers)
   renderPeers()
 
   return () => {
     generation++
     offPeer()
     offLeave()
+    offLabels()
     unsubscribeOwn()
     selection?.close()
     selection = undefined

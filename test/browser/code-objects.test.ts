@@ -229,8 +229,12 @@ describe('code objects in Chromium', () => {
     const runSample = registry.locator(`tr[data-code-id="${sample}"] [data-action="run"]`)
     await runSample.waitFor({ timeout: 30_000 })
     await expect(registry.locator(`tr[data-code-id="${sample}"]`).innerText()).resolves.toMatch(
-      /sample\s+1\.0\.0\s+\d+ B\s+[0-9a-f]{8}…/,
+      /^sample\s+the demo Node peer's sample[^\n]*\s+1\.0\.0\s+\d+ B\s+[0-9a-f]{8}…/,
     )
+    // Its dependency is listed as such, without a Run button of its own.
+    const greeting = registry.locator('tr[data-code-name="greeting"]')
+    await expect(greeting.innerText()).resolves.toMatch(/used by sample/)
+    expect(await greeting.locator('[data-action="run"]').count()).toBe(0)
     await runSample.click()
     const sampleResult = registry.locator(
       `[data-run-result][data-code-id="${sample}"][data-state="ok"]`,
@@ -275,6 +279,16 @@ describe('code objects in Chromium', () => {
     } finally {
       mod.dispose()
     }
+
+    // A module that does not load is published (its id and imports are fine) and said to fail.
+    await page.locator('[data-publish-source]').fill('export function run() {')
+    await page.locator('[data-publish-name]').fill('unfinished')
+    await page.getByRole('button', { name: 'Publish' }).click()
+    await page.waitForFunction(() =>
+      /^Published unfinished as [0-9a-f]{8}…, but it fails to load: ERR_CODE_LOAD/.test(
+        document.querySelector('[data-publish-status]')?.textContent ?? '',
+      ),
+    )
     await page.context().close()
   })
 })
