@@ -50,7 +50,8 @@ export interface CodeOptions {
 }
 
 /** Every limit `joinRoom({ limits })` takes. */
-export type RoomLimits = Partial<WireLimits> & Partial<RpcLimits> & { readonly maxDepth?: number }
+export type RoomLimits = Partial<WireLimits> &
+  Partial<RpcLimits> & { readonly maxDepth?: number; readonly maxDecodedBytes?: number }
 
 /** Options of `joinRoom`. */
 export interface JoinOptions {
@@ -165,6 +166,7 @@ export async function join(options: JoinOptions, context: JoinContext): Promise<
   const codec = new Codec({
     classes,
     ...(limits.maxDepth === undefined ? {} : { maxDepth: limits.maxDepth }),
+    ...(limits.maxDecodedBytes === undefined ? {} : { maxDecodedBytes: limits.maxDecodedBytes }),
     ...(options.includeStacks === undefined ? {} : { includeStacks: options.includeStacks }),
   })
   const codeOptions = options.code ?? {}
@@ -207,10 +209,12 @@ function splitLimits(limits: RoomLimits | undefined): {
   readonly wire: Partial<WireLimits>
   readonly rpc: Partial<RpcLimits>
   readonly maxDepth: number | undefined
+  readonly maxDecodedBytes: number | undefined
 } {
   const wire: Record<string, unknown> = {}
   const rpc: Record<string, unknown> = {}
   let maxDepth: number | undefined
+  let maxDecodedBytes: number | undefined
   if (limits !== undefined) {
     if (typeof limits !== 'object' || limits === null) {
       throw new RangeError('joinRoom: limits must be an object, e.g. { maxMessageBytes: 1e8 }')
@@ -226,11 +230,19 @@ function splitLimits(limits: RoomLimits | undefined): {
           )
         }
         maxDepth = value as number
+      } else if (key === 'maxDecodedBytes') {
+        if (!Number.isInteger(value) || (value as number) < 1) {
+          throw new RangeError(
+            `joinRoom: limits.maxDecodedBytes must be a positive integer, got ${String(value)}`,
+          )
+        }
+        maxDecodedBytes = value as number
       } else {
         const known = [
           ...Object.keys(DEFAULT_WIRE_LIMITS),
           ...Object.keys(DEFAULT_RPC_LIMITS),
           'maxDepth',
+          'maxDecodedBytes',
         ]
         throw new RangeError(`joinRoom: unknown limit "${key}"; the limits are ${known.join(', ')}`)
       }
@@ -238,5 +250,5 @@ function splitLimits(limits: RoomLimits | undefined): {
   }
   resolveWireLimits(wire)
   resolveLimits(rpc)
-  return { wire, rpc, maxDepth }
+  return { wire, rpc, maxDepth, maxDecodedBytes }
 }

@@ -253,15 +253,23 @@ export class Peer {
   decodeValue(bytes: Uint8Array): { value: unknown; streams: ReadableStream<Uint8Array>[] } {
     const streams: ReadableStream<Uint8Array>[] = []
     this.#decoded = streams
+    this.#decodedIds.clear()
     try {
       return { value: this.#codec.decode(bytes, this.#receivedHooks), streams }
+    } catch (error) {
+      // The value is dropped: so are the streams its decode accepted.
+      for (const stream of streams) void stream.cancel(error).catch(() => undefined)
+      throw error
     } finally {
       this.#decoded = undefined
+      this.#decodedIds.clear()
     }
   }
 
   /** The byte streams accepted by the decode in progress (see `decodeValue`). */
   #decoded: ReadableStream<Uint8Array>[] | undefined
+  /** Their ids: one value names each of its streams once. */
+  readonly #decodedIds = new Set<number>()
 
   /** A value may carry byte streams (accepted here), never functions or references. */
   readonly #receivedHooks: ExternalHooks = {
@@ -270,6 +278,19 @@ export class Peer {
       if (kind !== 'stream' || typeof data !== 'number') {
         throw new PeerjectError('ERR_BAD_MESSAGE', `a value message carried a ${kind} reference`)
       }
+      // Checked before anything is built: a value naming a stream twice, or more streams than may
+      // be open at once, is hostile (each name would otherwise cost an errored stream).
+      if (this.#decodedIds.has(data)) {
+        throw new PeerjectError('ERR_BAD_MESSAGE', `a value named stream ${data} twice`)
+      }
+      const max = this.wire.limits.maxStreams
+      if (this.#decodedIds.size >= max) {
+        throw new PeerjectError(
+          'ERR_QUOTA',
+          `a value carried more than maxStreams (${max}) byte streams`,
+        )
+      }
+      this.#decodedIds.add(data)
       const stream = this.wire.acceptStream(data)
       this.#decoded?.push(stream)
       return stream

@@ -24,6 +24,9 @@ import { WireSession } from './wire/index.js'
 import type { WireLimits } from './wire/index.js'
 
 /** Events of a {@link Room}. */
+
+/** Default `maxQueuedBytes` of {@link Room.messages}. */
+const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
 export type RoomEvents = {
   /** A peer joined and its connection is ready. */
   peer: [peer: Peer]
@@ -225,11 +228,19 @@ export class Room extends Emitter<RoomEvents> {
 
   /**
    * Messages as an async iterator: `for await (const { value, from } of room.messages())`.
-   * Messages that arrive while the loop body runs are queued; the iterator ends when the room is
-   * left or the loop breaks.
+   * Messages that arrive while the loop body runs are queued, up to `maxQueuedBytes` of their
+   * encoded size (default 64 MiB): a peer whose message would not fit is disconnected with
+   * ERR_QUOTA (an `error` event; what is queued is still delivered), as for any receiver limit.
+   * The iterator ends when the room is left or the loop breaks.
    */
-  messages(): AsyncIterableIterator<RoomMessage> {
+  messages(options: { readonly maxQueuedBytes?: number } = {}): AsyncIterableIterator<RoomMessage> {
+    const maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
+    if (!(maxQueuedBytes > 0)) {
+      throw new RangeError(`messages: maxQueuedBytes must be positive, got ${maxQueuedBytes}`)
+    }
     const queue: RoomMessage[] = []
+    const sizes: number[] = []
+    let queuedBytes = 0
     const waiters: Array<(result: IteratorResult<RoomMessage, undefined>) => void> = []
     let done = this.#left
     const finish = (): void => {
@@ -243,20 +254,40 @@ export class Room extends Emitter<RoomEvents> {
       ? () => undefined
       : this.on('message', (value, from) => {
           const waiter = waiters.shift()
-          if (waiter !== undefined) waiter({ value: { value, from }, done: false })
-          else queue.push({ value, from })
+          if (waiter !== undefined) {
+            waiter({ value: { value, from }, done: false })
+            return
+          }
+          const size = this.#deliveringBytes
+          if (queuedBytes + size > maxQueuedBytes) {
+            const error = new PeerjectError(
+              'ERR_QUOTA',
+              `peer ${from.id} sent more than the ${maxQueuedBytes} bytes room.messages() may queue while its loop is busy; it was disconnected (pass messages({ maxQueuedBytes }) to queue more, or handle 'message' events)`,
+            )
+            this.emit('error', error)
+            from.wire.close(error)
+            return
+          }
+          queue.push({ value, from })
+          sizes.push(size)
+          queuedBytes += size
         })
     if (!done) this.#onLeave.add(finish)
     const iterator: AsyncIterableIterator<RoomMessage> = {
       next: () => {
         const item = queue.shift()
-        if (item !== undefined) return Promise.resolve({ value: item, done: false })
+        if (item !== undefined) {
+          queuedBytes -= sizes.shift() ?? 0
+          return Promise.resolve({ value: item, done: false })
+        }
         if (done) return Promise.resolve({ value: undefined, done: true })
         return new Promise((resolve) => waiters.push(resolve))
       },
       return: () => {
         // The loop broke: what is queued is dropped (on leave, it is still delivered, then done).
         queue.length = 0
+        sizes.length = 0
+        queuedBytes = 0
         finish()
         return Promise.resolve({ value: undefined, done: true })
       },
@@ -266,6 +297,8 @@ export class Room extends Emitter<RoomEvents> {
   }
 
   readonly #onLeave = new Set<() => void>()
+  /** Encoded size of the value message being delivered (for `messages()`'s queue bound). */
+  #deliveringBytes = 0
 
   /** ERR_CLOSED once the room was left: what `what` would do cannot reach anyone any more. */
   #requireOpen(what: string): void {
@@ -405,7 +438,10 @@ export class Room extends Emitter<RoomEvents> {
       peer.wire.close(reason)
       return
     }
-    if (this.emit('message', value, peer) || streams.length === 0) return
+    this.#deliveringBytes = bytes.byteLength
+    const heard = this.emit('message', value, peer)
+    this.#deliveringBytes = 0
+    if (heard || streams.length === 0) return
     // Nobody listens (no 'message' listener, no messages() loop): nobody will ever read these
     // streams. Cancel them, so the sender learns it and no stream slot stays held.
     const reason = new PeerjectError(

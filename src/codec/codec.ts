@@ -33,10 +33,19 @@ export interface CodecOptions {
   readonly includeStacks?: boolean
   /** Maximum nesting of objects, for encode and decode (default 256); deeper → ERR_TOO_LARGE. */
   readonly maxDepth?: number
+  /**
+   * Most memory a received value may take once decoded, estimated from its bytes before anything
+   * is built (containers ~64 bytes, every item 8, strings their length; binaries are views of the
+   * message): past it, ERR_TOO_LARGE. Default 256 MiB.
+   */
+  readonly maxDecodedBytes?: number
 }
 
 /** Default {@link CodecOptions.maxDepth}. */
 export const DEFAULT_MAX_DEPTH = 256
+
+/** Default {@link CodecOptions.maxDecodedBytes}. */
+export const DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024
 
 /** Encodes values to bytes and back; see the file comment and docs/codec.md. */
 export class Codec {
@@ -44,6 +53,7 @@ export class Codec {
   readonly #encoding: EncoderSettings
   readonly #decoding: DecoderSettings
   readonly #maxDepth: number
+  readonly #maxDecodedBytes: number
   readonly #snapshots = new SnapshotPool()
 
   constructor(options: CodecOptions = {}) {
@@ -59,8 +69,13 @@ export class Codec {
       includeStacks: options.includeStacks ?? false,
       maxDepth,
     }
+    const maxDecodedBytes = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES
+    if (!Number.isInteger(maxDecodedBytes) || maxDecodedBytes < 1) {
+      throw new RangeError(`maxDecodedBytes must be a positive integer, got ${maxDecodedBytes}`)
+    }
     this.#decoding = { classes: options.classes, maxDepth }
     this.#maxDepth = maxDepth
+    this.#maxDecodedBytes = maxDecodedBytes
     this.#packr = new Packr({
       // No record structures: msgpackr compiles record readers with `new Function`.
       useRecords: false,
@@ -171,7 +186,8 @@ export class Codec {
 
   /**
    * Decodes bytes from a peer. Treats them as hostile: anything malformed is ERR_BAD_MESSAGE
-   * (msgpackr's error as `cause`), nesting past `maxDepth` is ERR_TOO_LARGE, and nothing else is
+   * (msgpackr's error as `cause`), nesting past `maxDepth` and a value estimated past
+   * `maxDecodedBytes` are ERR_TOO_LARGE, and nothing else is
    * thrown except what `hooks.import` throws as a PeerjectError. Binary leaves are returned as
    * views into `bytes` where alignment allows, so `bytes` must not be reused afterwards.
    */
@@ -197,13 +213,17 @@ export class Codec {
     }
     const revive = header === HEADER_REVIVE
     const maxContainers = revive ? this.#maxDepth + 1 : this.#maxDepth
-    const bodyEnd = scanBody(bytes, 1, maxContainers, revive)
+    const bodyEnd = scanBody(bytes, 1, maxContainers, revive, this.#maxDecodedBytes)
     if (!revive && bodyEnd !== bytes.length) throw badMessage('unexpected bytes after the value')
     let wire: unknown
     try {
       wire = this.#packr.unpack(bytes, { start: 1, end: bodyEnd })
     } catch (error) {
       throw badMessage(error instanceof Error ? error.message : String(error), error)
+    } finally {
+      // msgpackr keeps the last input it read (module-wide) until the next unpack: after a large
+      // message, read a tiny one, so the large one is not held after its value is dropped.
+      if (bytes.byteLength > MAX_KEPT_PACK_BUFFER) this.#packr.unpack(NIL)
     }
     if (!revive) return wire
     const decoder = new Decoder(this.#decoding, hooks, bytes, bodyEnd)
@@ -232,6 +252,9 @@ export class Codec {
     }
   }
 }
+
+/** One msgpack nil: what the codec unpacks to make msgpackr let go of a large input. */
+const NIL = Uint8Array.of(0xc0)
 
 /** A msgpackr output buffer larger than this is replaced by a fresh one after use. */
 const MAX_KEPT_PACK_BUFFER = 1024 * 1024

@@ -2,7 +2,7 @@
  * The codec layer: values ⇄ bytes with one private msgpackr instance, a class registry, external
  * hooks for references and streams, and receiver-side limits. See docs/codec.md.
  */
-export { Codec, DEFAULT_MAX_DEPTH, type CodecOptions } from './codec.js'
+export { Codec, DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_DEPTH, type CodecOptions } from './codec.js'
 export {
   ClassRegistry,
   type ClassConstructor,

@@ -5,6 +5,9 @@
  *
  * - container nesting ≤ `maxContainers` (msgpackr's reader is recursive: this bounds it);
  * - every container length fits in the remaining bytes (no huge preallocation from a tiny input);
+ * - the memory the decoded value will take, estimated, ≤ `maxDecodedBytes`: an empty map is one
+ *   byte on the wire and about 64 in a JavaScript heap, so a message within `maxMessageBytes`
+ *   could otherwise decode into many times its size (see {@link DECODED_CONTAINER_BYTES});
  * - map keys are strings;
  * - extension types are only undefined (0x00, as fixext 1), timestamps (0xFF) and big integers
  *   (0x42). In particular msgpackr's record definitions (0x72) are refused: its reader compiles
@@ -23,14 +26,27 @@ const EXT_UNDEFINED = 0x00
 const EXT_TIMESTAMP = 0xff
 const EXT_BIGINT = 0x42
 
+/**
+ * Estimated heap cost of decoded values, in bytes, as V8 lays them out (roughly, and on the high
+ * side of small objects): every value takes a slot in its container, every container (array, map,
+ * tagged object) an object of its own, every string its characters and a header.
+ */
+const DECODED_SLOT_BYTES = 8
+const DECODED_CONTAINER_BYTES = 64
+const DECODED_STRING_BYTES = 16
+
 /** Validates the body at `bytes[start..]`; see the file comment. Throws PeerjectError. */
 export function scanBody(
   bytes: Uint8Array,
   start: number,
   maxContainers: number,
   allowTags: boolean,
+  maxDecodedBytes = Number.POSITIVE_INFINITY,
 ): number {
   const end = bytes.length
+  // Estimated decoded size: slots are counted per token below, the rest as each token is read.
+  let extra = 0
+  let tokens = 0
   // Open containers, innermost last: items left in the parent · 2 + (parent is a map ? 1 : 0).
   const parents: number[] = []
   let left = 1
@@ -39,12 +55,18 @@ export function scanBody(
   for (;;) {
     while (left === 0) {
       const parent = parents.pop()
-      if (parent === undefined) return pos
+      if (parent === undefined) {
+        if (extra + tokens * DECODED_SLOT_BYTES > maxDecodedBytes) {
+          throw decodedTooLarge(maxDecodedBytes)
+        }
+        return pos
+      }
       left = parent >>> 1
       inMap = (parent & 1) === 1
     }
     if (pos >= end) throw badMessage('truncated')
     const token = bytes[pos++] as number
+    tokens++
     if (inMap && (left & 1) === 0 && !isStringToken(token)) {
       throw badMessage('map key is not a string')
     }
@@ -55,6 +77,7 @@ export function scanBody(
     if (token >= 0xa0 && token < 0xc0) {
       pos += token & 0x1f // fixstr
       if (pos > end) throw badMessage('truncated')
+      extra += DECODED_STRING_BYTES + (token & 0x1f)
       continue
     } else if (token < 0x90) {
       items = (token & 0x0f) * 2
@@ -120,7 +143,9 @@ export function scanBody(
         case 0xda:
         case 0xdb: {
           const width = 1 << (token - 0xd9)
-          pos += width + readLength(bytes, pos, width)
+          const length = readLength(bytes, pos, width)
+          pos += width + length
+          extra += DECODED_STRING_BYTES + length
           break
         }
         case 0xdc:
@@ -145,6 +170,10 @@ export function scanBody(
       // Only the container tokens above assigned `items`.
       if (token < 0xdc) continue
     }
+    extra += DECODED_CONTAINER_BYTES
+    if (extra + tokens * DECODED_SLOT_BYTES > maxDecodedBytes) {
+      throw decodedTooLarge(maxDecodedBytes)
+    }
     if (parents.length >= maxContainers) {
       throw new PeerjectError(
         'ERR_TOO_LARGE',
@@ -158,6 +187,13 @@ export function scanBody(
       inMap = isMap
     }
   }
+}
+
+function decodedTooLarge(max: number): PeerjectError {
+  return new PeerjectError(
+    'ERR_TOO_LARGE',
+    `received value would take more than maxDecodedBytes (${max} bytes, estimated) once decoded; raise it, joinRoom({ limits: { maxDecodedBytes } }), if this peer is trusted`,
+  )
 }
 
 function isStringToken(token: number): boolean {

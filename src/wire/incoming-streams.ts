@@ -6,6 +6,11 @@
  * (ERR_QUOTA). Accepted streams are `ReadableStream`s whose queue is the credit window: credit is
  * granted as the reader consumes bytes, so a slow reader slows the sender and memory stays bounded.
  *
+ * Small payloads (under {@link COALESCE_BYTES}) that would wait in a queue are copied into a
+ * shared buffer instead of being queued one by one: credit counts payload bytes, and a 1-byte
+ * chunk held as its own view costs a couple of hundred bytes, so a sender of tiny chunks could
+ * otherwise make a window hold hundreds of times its size.
+ *
  * Every entry leaves the table when the sender's STREAM_END or STREAM_ABORT for it arrives (the
  * sender answers every STREAM_CANCEL with STREAM_ABORT unless it already ended), or, for a pending
  * stream that has ended, when it is accepted or times out.
@@ -18,11 +23,17 @@ import type { WireLimits } from './limits.js'
 /** Refused or aborted stream ids remembered at least (see `#forget`). */
 const MIN_REMEMBERED_REFUSALS = 1024
 
+/** Payloads smaller than this are gathered into buffers of this size when they would wait. */
+const COALESCE_BYTES = 16 * 1024
+
 interface Entry {
   readonly id: number
   state: 'pending' | 'accepted' | 'cancelled'
   /** Data received before `accept` (views into received frames). */
   chunks: Uint8Array[]
+  /** Small payloads gathered since the last chunk was queued: `tail[0..tailUsed)`. */
+  tail: Uint8Array | undefined
+  tailUsed: number
   /** STREAM_END arrived (pending entries only; accepted ones close and leave at once). */
   ended: boolean
   /** Data bytes received, and the most the sender may send (window + credit granted). */
@@ -68,8 +79,47 @@ export class IncomingStreams {
         `the peer sent ${entry.received - entry.allowed} bytes on stream ${id} beyond the credit it was given`,
       )
     }
-    if (entry.state === 'pending') entry.chunks.push(payload)
-    else entry.controller?.enqueue(payload)
+    if (payload.byteLength >= COALESCE_BYTES) {
+      this.#flushTail(entry)
+      this.#queue(entry, payload)
+    } else if (
+      entry.state === 'accepted' &&
+      entry.tail === undefined &&
+      entry.controller?.desiredSize === this.#limits.streamWindowBytes
+    ) {
+      // Nothing waits to be read: the reader (if any) takes this one now.
+      this.#queue(entry, payload)
+    } else {
+      this.#gather(entry, payload)
+    }
+  }
+
+  /** Queues `chunk` for the reader, or holds it until `accept`. */
+  #queue(entry: Entry, chunk: Uint8Array): void {
+    if (entry.state === 'pending') entry.chunks.push(chunk)
+    else entry.controller?.enqueue(chunk)
+  }
+
+  /** Copies a small payload into the entry's tail buffer, queueing the tail once it is full. */
+  #gather(entry: Entry, payload: Uint8Array): void {
+    let offset = 0
+    while (offset < payload.byteLength) {
+      entry.tail ??= new Uint8Array(COALESCE_BYTES)
+      const n = Math.min(payload.byteLength - offset, COALESCE_BYTES - entry.tailUsed)
+      entry.tail.set(payload.subarray(offset, offset + n), entry.tailUsed)
+      entry.tailUsed += n
+      offset += n
+      if (entry.tailUsed === COALESCE_BYTES) this.#flushTail(entry)
+    }
+  }
+
+  /** Queues what the tail buffer gathered. */
+  #flushTail(entry: Entry): void {
+    if (entry.tail === undefined) return
+    const chunk = entry.tail.subarray(0, entry.tailUsed)
+    entry.tail = undefined
+    entry.tailUsed = 0
+    this.#queue(entry, chunk)
   }
 
   /** STREAM_END. */
@@ -79,6 +129,7 @@ export class IncomingStreams {
     if (entry === undefined) return
     if (entry.state === 'cancelled') return this.#remove(entry, entry.reason)
     if (entry.ended) throw bad(`stream ${id} ended twice`)
+    this.#flushTail(entry)
     if (entry.state === 'pending') {
       entry.ended = true
       return
@@ -150,6 +201,8 @@ export class IncomingStreams {
       id,
       state: 'pending',
       chunks: [],
+      tail: undefined,
+      tailUsed: 0,
       ended: false,
       received: 0,
       allowed: this.#limits.streamWindowBytes,
@@ -172,7 +225,11 @@ export class IncomingStreams {
         start: (controller) => {
           entry.controller = controller
         },
-        pull: () => this.#grant(entry),
+        pull: () => {
+          // The reader has room: what was gathered is read next, then credit goes out.
+          this.#flushTail(entry)
+          this.#grant(entry)
+        },
         cancel: (reason: unknown) => this.#cancelByReader(entry, reason),
       },
       { highWaterMark: this.#limits.streamWindowBytes, size: (chunk) => chunk.byteLength },
@@ -180,6 +237,7 @@ export class IncomingStreams {
     const controller = entry.controller!
     for (const chunk of entry.chunks) controller.enqueue(chunk)
     entry.chunks = []
+    this.#flushTail(entry) // gathered after those chunks
     if (entry.ended) {
       controller.close()
       this.#remove(entry, undefined)
@@ -191,7 +249,8 @@ export class IncomingStreams {
   /** Grants the sender the bytes the reader has consumed since the last grant. */
   #grant(entry: Entry): void {
     if (this.#entries.get(entry.id) !== entry || entry.state !== 'accepted') return
-    const free = (entry.controller?.desiredSize ?? 0) - (entry.allowed - entry.received)
+    const free =
+      (entry.controller?.desiredSize ?? 0) - entry.tailUsed - (entry.allowed - entry.received)
     // Grant in steps of a quarter window (fewer frames); the full window once the queue is empty.
     if (free < Math.max(1, Math.floor(this.#limits.streamWindowBytes / 4))) return
     entry.allowed += free
@@ -218,6 +277,8 @@ export class IncomingStreams {
       `stream ${entry.id} was not accepted within ${this.#limits.streamAcceptTimeoutMs} ms; it was refused`,
     )
     entry.chunks = []
+    entry.tail = undefined
+    entry.tailUsed = 0
     if (entry.ended) return this.#remove(entry, error)
     entry.state = 'cancelled'
     entry.reason = error

@@ -7,7 +7,9 @@
  * - H2: a message over maxMessageBytes; H3: stream data beyond its credit; H4: an undecodable value.
  * Each hostile session closes with a coded `error` and a coded `leave`, the hostile side receives
  * an ERROR frame with that code, the process lives, Object.prototype is untouched, and a bystander
- * in the same room stays connected and keeps exchanging values with the victim.
+ * in the same room stays connected and keeps exchanging values with the victim. Then three more
+ * send values that would cost the victim far more than their size (a bomb of empty maps, a value
+ * naming one stream twice, one naming more streams than maxStreams): each is refused with a code.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Codec } from '../../src/codec/index.js'
@@ -414,4 +416,59 @@ it('hostile peers are cut off with coded errors; the process, Object.prototype a
   expect(received.byteLength).toBe(big.byteLength)
   expect(received.every((b) => b === 7)).toBe(true)
   expect(toBystander.wire.stats()).toEqual({ reassembling: 0, queuedFrames: 0, openStreams: 0 })
+})
+
+it('values that would cost the victim far more than their size are refused with codes', async () => {
+  const platform = await nodePlatform()
+  const [bomb, twice, many] = await Promise.all([1, 2, 3].map(() => hostilePeer(platform)))
+  const left = (hostile: Hostile) =>
+    new Promise<PeerjectError | undefined>((resolve) => {
+      const off = victim.on('leave', (peer, reason) => {
+        if ((typeof peer === 'string' ? peer : peer.id) !== hostile.id) return
+        off()
+        resolve(reason)
+      })
+    })
+  const leaves = [bomb, twice, many].map((hostile) => left(hostile!))
+  const got: unknown[] = []
+  const offMessage = victim.on('message', (value) => got.push(value))
+
+  // 4 MiB of empty maps: one byte each on the wire, ~64 once decoded (256+ MiB).
+  const count = 4 * 1024 * 1024
+  const maps = new Uint8Array(1 + 5 + count).fill(0x80)
+  maps.set(new Codec().encode(0).subarray(0, 1)) // the format byte of a plain value
+  maps[1] = 0xdd
+  new DataView(maps.buffer).setUint32(2, count)
+  const chunks: Uint8Array[] = []
+  for (let at = 0; at < maps.byteLength; at += 200 * KiB) {
+    chunks.push(dataFrame(0, 0, at, maps.byteLength, maps.subarray(at, at + 200 * KiB)))
+  }
+  // Byte streams: the codec writes a stream as an external with the id the hook gives it.
+  const withStreams = (ids: number[]) => {
+    let next = 0
+    return new Codec().encode(
+      ids.map(() => new ReadableStream()),
+      { export: () => ids[next++], import: () => undefined },
+    )
+  }
+  const manyBytes = withStreams(Array.from({ length: 65 }, (_, i) => 2 * i + 1)) // maxStreams is 64
+  await Promise.all([
+    write(bomb!.toVictim, chunks),
+    write(twice!.toVictim, [batchFrame([[0, withStreams([1, 1])]])]),
+    write(many!.toVictim, [dataFrame(0, 0, 0, manyBytes.byteLength, manyBytes)]),
+  ])
+  const reasons = await Promise.all(leaves)
+  expect(reasons.map((reason) => reason?.code)).toEqual([
+    'ERR_TOO_LARGE',
+    'ERR_BAD_MESSAGE',
+    'ERR_QUOTA',
+  ])
+  expect(await bomb!.errorFromVictim).toBe('ERR_TOO_LARGE')
+  expect(got).toEqual([])
+  offMessage()
+  // The victim holds nothing of theirs and still talks to the bystander.
+  expect([...victim.peers.keys()]).toEqual([bystander.self])
+  const hello = nextMessage(bystander, (v) => (v as { hi?: string }).hi === 'after the bombs')
+  await victim.peers.get(bystander.self)!.send({ hi: 'after the bombs' })
+  expect((await hello).from.id).toBe(victim.self)
 })

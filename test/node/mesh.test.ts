@@ -151,6 +151,7 @@ describe('joinRoom options and a left room', () => {
       [{ maxMessageBytes: '1000000' }, 'maxMessageBytes'],
       [{ maxCallsInFlight: -5 }, 'maxCallsInFlight'],
       [{ maxDepth: 0 }, 'maxDepth'],
+      [{ maxDecodedBytes: 1.5 }, 'maxDecodedBytes'],
     ]
     for (const [limits, named] of bad) {
       const error = await joinRoom({ signaling: server.url, room: 'limits', limits }).then(

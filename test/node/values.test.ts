@@ -373,6 +373,41 @@ describe('coded rejections and errors', () => {
 })
 
 describe('room-wide values', () => {
+  it('room.messages() queues at most maxQueuedBytes while its loop is busy; past that the sender is cut off', async () => {
+    const rooms = await nodeGroup(server.url, [{}, {}])
+    for (const room of rooms) cleanup.push(() => room.leave())
+    const [a, b] = rooms as [Room, Room]
+    const errors: string[] = []
+    b.on('error', (error) => errors.push(error.code))
+    let release!: () => void
+    const busy = new Promise<void>((resolve) => (release = resolve))
+    const seen: number[] = []
+    let gotSix!: () => void
+    const six = new Promise<void>((resolve) => (gotSix = resolve))
+    const loop = (async () => {
+      for await (const { value } of b.messages({ maxQueuedBytes: 512 * 1024 })) {
+        seen.push((value as { n: number }).n)
+        if (seen.length === 1) await busy // the loop body is slow: what arrives meanwhile queues
+        if (seen.length === 6) gotSix()
+      }
+    })()
+    const toB = a.peers.get(b.self)!
+    const bLeft = waitForLeave(a, b.self)
+    // 12 values of 100 KiB: the first is taken, 5 fit the 512 KiB queue, the next one does not.
+    const sends = Array.from({ length: 12 }, (_, n) =>
+      toB.send({ n, pad: new Uint8Array(100 * 1024) }).catch(() => undefined),
+    )
+    await bLeft
+    await Promise.all(sends)
+    expect(errors).toEqual(['ERR_QUOTA'])
+    release()
+    await six
+    // What was queued before the cut is delivered, in order.
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5])
+    b.leave()
+    await loop
+  })
+
   it('room.broadcast reaches every peer; room.messages() yields { value, from } and ends on leave', async () => {
     const rooms = await nodeGroup(server.url, [{}, {}, {}])
     for (const room of rooms) cleanup.push(() => room.leave())

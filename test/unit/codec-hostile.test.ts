@@ -243,3 +243,40 @@ describe('maxDepth', () => {
     expect(decoded.next.next.next).toBe(decoded)
   })
 })
+
+describe('maxDecodedBytes', () => {
+  /** A plain message: an array of `count` copies of one token. */
+  function arrayOf(count: number, token: number): Uint8Array {
+    const bytes = new Uint8Array(1 + 5 + count)
+    bytes[0] = craft(0x10, 0)[0] as number
+    bytes[1] = 0xdd
+    new DataView(bytes.buffer).setUint32(2, count)
+    bytes.fill(token, 6)
+    return bytes
+  }
+
+  it('refuses a message that would decode to many times its size, before building anything', () => {
+    // 4 MiB of empty maps (0x80): ~64 bytes each once decoded, 256+ MiB in all.
+    const bombs = arrayOf(4 * 1024 * 1024, 0x80)
+    expect(() => new Codec().decode(bombs)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TOO_LARGE',
+        message: expect.stringMatching(/maxDecodedBytes \(268435456 bytes, estimated\)/),
+      }),
+    )
+    // The same count of small integers (8 bytes each in an array) is fine.
+    expect((new Codec().decode(arrayOf(4 * 1024 * 1024, 0x01)) as number[]).length).toBe(
+      4 * 1024 * 1024,
+    )
+  })
+
+  it('is configurable, counts strings by their length, and checks its option', () => {
+    const text = { text: 'x'.repeat(100_000) }
+    const bytes = new Codec().encode(text)
+    expect(new Codec({ maxDecodedBytes: 200_000 }).decode(bytes)).toEqual(text)
+    expect(() => new Codec({ maxDecodedBytes: 50_000 }).decode(bytes)).toThrow(
+      expect.objectContaining({ code: 'ERR_TOO_LARGE' }),
+    )
+    expect(() => new Codec({ maxDecodedBytes: 0 })).toThrow(RangeError)
+  })
+})

@@ -411,3 +411,23 @@ test('10^4 random and mutated frames: coded closes only, nothing held, no protot
   expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoKeys)
   expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
 })
+
+describe('memory a peer can make a receiver hold', () => {
+  test('tiny stream chunks nobody reads yet are gathered, not queued one by one', async () => {
+    const peer = hostile()
+    peer.send(PEER_HELLO)
+    const reader = peer.session.acceptStream(1).getReader()
+    const first = reader.read() // waiting: the first byte goes straight to it
+    // 5,000 one-byte frames within credit: each held as its own view would cost ~200 bytes.
+    for (let i = 0; i < 5000; i++) peer.send(streamData(1, 1))
+    peer.send(encodeStreamEnd(1))
+    const chunks = [(await first).value as Uint8Array]
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      chunks.push(read.value)
+    }
+    expect(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)).toBe(5000)
+    expect(chunks.length).toBeLessThanOrEqual(3)
+    expect(peer.session.stats().openStreams).toBe(0)
+    peer.session.close()
+  })
+})
