@@ -15,6 +15,9 @@ export type Log = (event: SignalingLogEvent) => void
 /** A unit of work on a connection's serial queue. */
 export type Task = () => void | Promise<void>
 
+/** Most bytes of messages one connection may have waiting behind a token check. */
+export const MAX_BACKLOG_BYTES = 256 * 1024
+
 /** Server-side state of one WebSocket client. */
 export class Connection {
   /** The peer id, crypto-random, one per connection. */
@@ -30,7 +33,8 @@ export class Connection {
   readonly #log: Log
   #disconnected = false
   #busy = false
-  readonly #backlog: Task[] = []
+  readonly #backlog: Array<[Task, number]> = []
+  #backlogBytes = 0
 
   constructor(ws: WebSocket, limits: SignalingLimits, log: Log) {
     this.#ws = ws
@@ -57,6 +61,19 @@ export class Connection {
       return
     }
     this.#ws.send(JSON.stringify(message))
+  }
+
+  /**
+   * Sends a message another client asked the server to relay, unless half of `maxBufferedBytes`
+   * is already queued towards this peer: then returns false and sends nothing, so the sender
+   * (told ERR_RATE_LIMITED by the router) is slowed down, not this peer cut off. A peer is cut off
+   * (see {@link send}) only when what the server itself sends it cannot get through.
+   */
+  relay(message: ServerMessage): boolean {
+    if (!this.open) return true
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes / 2) return false
+    this.#ws.send(JSON.stringify(message))
+    return true
   }
 
   /** Sends an `error` message; `message` must say what to do. */
@@ -97,16 +114,24 @@ export class Connection {
   markDisconnected(): void {
     this.#disconnected = true
     this.#backlog.length = 0
+    this.#backlogBytes = 0
   }
 
   /**
    * Runs `task` now, or after the tasks before it when one of them is still awaiting. Returns
-   * false (task dropped) when `burst` tasks are already waiting.
+   * false (task dropped) when `burst` tasks, or {@link MAX_BACKLOG_BYTES} of messages (`bytes` is
+   * this one's size), are already waiting.
    */
-  enqueue(task: Task): boolean {
+  enqueue(task: Task, bytes = 0): boolean {
     if (this.#busy) {
-      if (this.#backlog.length >= this.#limits.burst) return false
-      this.#backlog.push(task)
+      if (
+        this.#backlog.length >= this.#limits.burst ||
+        this.#backlogBytes + bytes > MAX_BACKLOG_BYTES
+      ) {
+        return false
+      }
+      this.#backlog.push([task, bytes])
+      this.#backlogBytes += bytes
       return true
     }
     this.#run(task)
@@ -129,7 +154,9 @@ export class Connection {
         this.#busy = false
         while (!this.#busy && this.#backlog.length > 0) {
           const next = this.#backlog.shift()
-          if (next !== undefined && !this.#disconnected) this.#run(next)
+          if (next === undefined) break
+          this.#backlogBytes -= next[1]
+          if (!this.#disconnected) this.#run(next[0])
         }
       })
   }

@@ -7,7 +7,7 @@
 /** Limits of the signaling server. Every field is a positive number. */
 export interface SignalingLimits {
   /**
-   * Largest incoming frame, in bytes. Default 65536 (64 KiB). A larger frame gets `ERR_TOO_LARGE`
+   * Largest incoming frame, in bytes. Default 16384 (16 KiB: a session description is a few KiB). A larger frame gets `ERR_TOO_LARGE`
    * and the connection is closed with 1009; a frame above twice this is cut off by the frame
    * parser before it is buffered (close 1009, no error message).
    */
@@ -36,7 +36,7 @@ export interface SignalingLimits {
 
 /** The default {@link SignalingLimits}. */
 export const DEFAULT_SIGNALING_LIMITS: SignalingLimits = Object.freeze({
-  maxMessageBytes: 64 * 1024,
+  maxMessageBytes: 16 * 1024,
   messagesPerSecond: 50,
   burst: 200,
   maxPeersPerRoom: 64,

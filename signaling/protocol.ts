@@ -127,24 +127,41 @@ const MAX_PEER_ID_LENGTH = 128
  */
 export const MAX_SIGNAL_DATA_DEPTH = 32
 
+/**
+ * Most values (objects, arrays and leaves) in a signal's `data`: a session description or an ICE
+ * candidate has a handful. Validating and forwarding each costs the server time, so a message
+ * within `maxMessageBytes` but made of thousands of tiny values is refused.
+ */
+export const MAX_SIGNAL_DATA_VALUES = 1000
+
 const roomName = v.pipe(v.string(), v.minLength(1, 'must be a non-empty string'))
 const peerId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_PEER_ID_LENGTH))
 const signalData = v.pipe(
   v.unknown(),
   v.check(
-    (value) => depthWithin(value, MAX_SIGNAL_DATA_DEPTH),
-    `is nested deeper than ${MAX_SIGNAL_DATA_DEPTH} levels`,
+    (value) => shapeWithin(value, MAX_SIGNAL_DATA_DEPTH, MAX_SIGNAL_DATA_VALUES),
+    `is nested deeper than ${MAX_SIGNAL_DATA_DEPTH} levels or holds more than ${MAX_SIGNAL_DATA_VALUES} values`,
   ),
 )
 
-/** True when `value` (parsed JSON) nests at most `max` arrays/objects deep. No recursion. */
-function depthWithin(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]]
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const [item, depth] = top
+/**
+ * True when `value` (parsed JSON) nests at most `maxDepth` arrays/objects deep and holds at most
+ * `maxValues` values in all. No recursion.
+ */
+function shapeWithin(value: unknown, maxDepth: number, maxValues: number): boolean {
+  const items: unknown[] = [value]
+  const depths: number[] = [0]
+  let seen = 0
+  while (items.length > 0) {
+    const item = items.pop()
+    const depth = depths.pop() as number
+    if (++seen > maxValues) return false
     if (typeof item !== 'object' || item === null) continue
-    if (depth >= max) return false
-    for (const child of Object.values(item)) stack.push([child, depth + 1])
+    if (depth >= maxDepth) return false
+    for (const child of Object.values(item)) {
+      items.push(child)
+      depths.push(depth + 1)
+    }
   }
   return true
 }

@@ -138,7 +138,14 @@ function signal(
       to,
     )
   }
-  target.send({ type: 'signal', room, from: connection.id, data })
+  if (!target.relay({ type: 'signal', room, from: connection.id, data })) {
+    connection.sendError(
+      'ERR_RATE_LIMITED',
+      `signal dropped: peer ${quote(to)} is not reading fast enough to take more now; send fewer or smaller signals`,
+      room,
+      to,
+    )
+  }
 }
 
 function others(context: RouterContext, room: string, connection: Connection): string[] {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
 import type { RawData, WebSocket } from 'ws'
 import { createAdmission } from './auth.js'
-import { Connection } from './connection.js'
+import { Connection, MAX_BACKLOG_BYTES } from './connection.js'
 import type { Log } from './connection.js'
 import { resolveSignalingLimits } from './limits.js'
 import type { SignalingLogEvent, SignalingServer, SignalingServerOptions } from './options.js'
@@ -19,6 +19,9 @@ import { disconnect, route } from './router.js'
 import type { RouterContext } from './router.js'
 
 /** Default TCP port. */
+
+/** Most fragments one incoming WebSocket message may arrive in. */
+const MAX_FRAGMENTS = 64
 export const DEFAULT_SIGNALING_PORT = 8787
 /** Default heartbeat interval, in ms. */
 export const DEFAULT_HEARTBEAT_MS = 15_000
@@ -76,6 +79,11 @@ export async function createSignalingServer(
     // Frames up to 2 × maxMessageBytes are read so the sender can be told ERR_TOO_LARGE; larger
     // ones are refused by the frame parser from their header, before any payload is buffered.
     maxPayload: limits.maxMessageBytes * 2,
+    // A message in many tiny fragments is held fragment by fragment until it ends (ws keeps each
+    // as a buffer: ~100 bytes of heap per 7-byte frame), and it counts against no limit until
+    // then. Clients of this protocol send small text messages, unfragmented.
+    maxFragments: MAX_FRAGMENTS,
+    maxBufferedChunks: MAX_FRAGMENTS * 4,
   })
 
   http.on('upgrade', (request, socket, head) => {
@@ -163,16 +171,18 @@ export async function createSignalingServer(
       )
       return
     }
-    const parsed = parseClientMessage(bytes.toString('utf8'))
-    if (!parsed.ok) {
-      connection.sendError('ERR_BAD_MESSAGE', parsed.reason)
-      return
-    }
-    const queued = connection.enqueue(() => route(context, connection, parsed.message))
+    // Parsed when its turn comes: a message waiting behind a token check is held as its text,
+    // not as the object graph it parses into (up to ~20 times larger).
+    const text = bytes.toString('utf8')
+    const queued = connection.enqueue(() => {
+      const parsed = parseClientMessage(text)
+      if (!parsed.ok) return connection.sendError('ERR_BAD_MESSAGE', parsed.reason)
+      return route(context, connection, parsed.message)
+    }, text.length)
     if (!queued) {
       connection.sendError(
         'ERR_RATE_LIMITED',
-        `message dropped: ${limits.burst} messages already wait for a token check; wait for "joined" before sending more`,
+        `message dropped: ${limits.burst} messages or ${formatBytes(MAX_BACKLOG_BYTES)} already wait for a token check; wait for "joined" before sending more`,
       )
     }
   }

@@ -25,9 +25,14 @@ describe('signaling server: malformed messages', () => {
     ['signal without data', '{"type":"signal","room":"r","to":"x"}', /field "data" is missing/],
     ['leave with a room object', '{"type":"leave","room":{}}', /field "room"/],
     [
-      'signal data nested 30,000 deep (it could not be forwarded)',
-      `{"type":"signal","room":"r","to":"x","data":${'['.repeat(30000)}${']'.repeat(30000)}}`,
+      'signal data nested 6,000 deep (it could not be forwarded)',
+      `{"type":"signal","room":"r","to":"x","data":${'['.repeat(6000)}${']'.repeat(6000)}}`,
       /field "data" is nested deeper than 32 levels/,
+    ],
+    [
+      'signal data of 2,000 tiny values (cheap to send, costly to check and forward)',
+      `{"type":"signal","room":"r","to":"x","data":[${'{},'.repeat(1999)}{}]}`,
+      /field "data" .*holds more than 1000 values/,
     ],
   ])('answers %s with ERR_BAD_MESSAGE and keeps the connection', async (_name, frame, reason) => {
     const server = await harness.server()
@@ -166,7 +171,7 @@ describe('signaling server: quotas', () => {
 })
 
 describe('signaling server: slow readers', () => {
-  it('terminates a peer that stops reading once maxBufferedBytes is queued to it', async () => {
+  it('drops signals to a peer that stops reading and tells the sender; it cuts off the reader only when server messages cannot get through', async () => {
     const server = await harness.server({
       limits: { maxBufferedBytes: 64 * 1024, messagesPerSecond: 1e9, burst: 10_000 },
     })
@@ -176,19 +181,32 @@ describe('signaling server: slow readers', () => {
     await stalled.join('r')
     // Stop reading: the kernel buffers fill, then the server's send queue grows.
     ;(stalled.ws as unknown as { _socket: Socket })._socket.pause()
-    const data = 'x'.repeat(60 * 1024)
-    const left = sender.next('peer-left', (m) => m.peer === stalled.id)
-    let sent = 0
-    let done = false
-    void left.then(() => (done = true))
-    // Send in batches, yielding to the event loop, until the server gives up on the reader.
-    while (!done && sent < 2_000) {
+    const data = 'x'.repeat(12 * 1024)
+    const slowedDown = sender.next(
+      'error',
+      (m) => m.code === 'ERR_RATE_LIMITED' && /not reading fast enough/.test(m.message),
+    )
+    let refused = false
+    void slowedDown.then(() => (refused = true))
+    // Send in batches, yielding to the event loop, until the server stops relaying.
+    for (let sent = 0; !refused && sent < 4_000; sent += 20) {
       for (let i = 0; i < 20; i++) sender.send({ type: 'signal', room: 'r', to: stalled.id, data })
-      sent += 20
       await sender.pingPong()
     }
+    expect(await slowedDown).toMatchObject({ room: 'r', peer: stalled.id })
+    // A sender cannot get a reader cut off: it is still in the room.
+    expect(server.stats().peers).toBe(2)
+    // Messages the server itself owes the reader (presence) do get it cut off once they overflow.
+    const churn = await harness.client(server)
+    const left = sender.next('peer-left', (m) => m.peer === stalled.id)
+    let gone = false
+    void left.then(() => (gone = true))
+    for (let i = 0; !gone && i < 2_000; i++) {
+      await churn.join(`r`)
+      churn.send({ type: 'leave', room: 'r' })
+      await churn.sync()
+    }
     expect(await left).toMatchObject({ type: 'peer-left', room: 'r' })
-    expect(server.stats().peers).toBe(1)
   })
 })
 
@@ -204,5 +222,37 @@ describe('signaling server: heartbeat', () => {
     expect(server.stats()).toEqual({ rooms: 1, peers: 1 })
     // The live client answered every ping and is still connected.
     expect((await alive.join('r')).peers).toEqual([])
+  })
+})
+
+describe('signaling server: memory a client can make it hold', () => {
+  it('closes a connection that sends a message in too many fragments (1008), before they pile up', async () => {
+    const server = await harness.server()
+    const a = await harness.client(server)
+    // Each fragment would be held as a buffer of its own until the message ends.
+    for (let i = 0; i < 100; i++) a.ws.send('x', { fin: false })
+    expect((await a.closed).code).toBe(1008)
+    const b = await harness.client(server)
+    expect(await b.join('r')).toMatchObject({ type: 'joined' })
+  })
+
+  it('holds at most 256 KiB of messages behind a token check, as text', async () => {
+    let admit!: () => void
+    const gate = new Promise<void>((resolve) => (admit = resolve))
+    const server = await harness.server({
+      verifyToken: async () => {
+        await gate
+        return true
+      },
+      limits: { messagesPerSecond: 1e6, burst: 1_000 },
+    })
+    const a = await harness.client(server)
+    a.send({ type: 'join', room: 'r', token: 't' })
+    const refused = a.error('ERR_RATE_LIMITED')
+    const data = 'x'.repeat(15 * 1024)
+    for (let i = 0; i < 40; i++) a.send({ type: 'signal', room: 'r', to: 'nobody', data })
+    expect((await refused).message).toMatch(/256 KiB already wait for a token check/)
+    admit()
+    expect(await a.next('joined')).toMatchObject({ room: 'r' })
   })
 })

@@ -70,7 +70,7 @@ describe('parseClientMessage', () => {
 describe('resolveSignalingLimits', () => {
   it('fills in the documented defaults', () => {
     expect(resolveSignalingLimits()).toEqual({
-      maxMessageBytes: 65_536,
+      maxMessageBytes: 16_384,
       messagesPerSecond: 50,
       burst: 200,
       maxPeersPerRoom: 64,
