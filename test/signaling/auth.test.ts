@@ -98,7 +98,9 @@ describe('signaling admission: verifyToken', () => {
     a.send({ type: 'join', room: 'r', token: 't' })
     for (let i = 0; i < 6; i++) a.send({ type: 'signal', room: 'r', to: b.id, data: i })
     await a.pingPong()
-    expect((await a.error('ERR_RATE_LIMITED')).message).toMatch(/4 messages or 256 KiB already wait/)
+    expect((await a.error('ERR_RATE_LIMITED')).message).toMatch(
+      /4 messages or 256 KiB already wait/,
+    )
     gate.settle(1, true)
     await a.next('joined')
     for (const i of [0, 1, 2, 3]) expect((await b.next('signal')).data).toBe(i)
