@@ -35,8 +35,8 @@ export interface CodecOptions {
   readonly maxDepth?: number
   /**
    * Most memory a received value may take once decoded, estimated from its bytes before anything
-   * is built (containers ~64 bytes, every item 8, strings their length; binaries are views of the
-   * message): past it, ERR_TOO_LARGE. Default 256 MiB.
+   * is built (containers, binaries, dates and bigints ~64 bytes each, every item 8 more, strings
+   * their length; a binary's bytes are not copied): past it, ERR_TOO_LARGE. Default 256 MiB.
    */
   readonly maxDecodedBytes?: number
 }

@@ -96,9 +96,10 @@ export function scanBody(
         case 0xc4:
         case 0xc5:
         case 0xc6: {
-          // bin: a small Uint8Array, or the bytes of a BINARY tag
+          // bin: a small Uint8Array, or the bytes of a BINARY tag (a view: its object, not a copy)
           const width = 1 << (token - 0xc4)
           pos += width + readLength(bytes, pos, width)
+          extra += DECODED_CONTAINER_BYTES
           break
         }
         case 0xcc:
@@ -127,6 +128,7 @@ export function scanBody(
           const length = 1 << (token - 0xd4)
           checkExtension(bytes[pos], token === 0xd4)
           pos += 1 + length
+          extra += DECODED_CONTAINER_BYTES // a Date or a bigint
           break
         }
         case 0xc7:
@@ -137,6 +139,7 @@ export function scanBody(
           pos += width
           checkExtension(bytes[pos], false)
           pos += 1 + length
+          extra += DECODED_CONTAINER_BYTES + length // a bigint of `length` bytes
           break
         }
         case 0xd9:

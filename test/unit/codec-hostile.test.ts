@@ -264,6 +264,15 @@ describe('maxDecodedBytes', () => {
         message: expect.stringMatching(/maxDecodedBytes \(268435456 bytes, estimated\)/),
       }),
     )
+    // Empty binaries (two bytes each, a Uint8Array object each once decoded) count too.
+    const count = 4 * 1024 * 1024
+    const bins = new Uint8Array(1 + 5 + 2 * count)
+    bins.set(arrayOf(0, 0).subarray(0, 6))
+    new DataView(bins.buffer).setUint32(2, count)
+    for (let i = 0; i < count; i++) bins[6 + 2 * i] = 0xc4
+    expect(() => new Codec().decode(bins)).toThrow(
+      expect.objectContaining({ code: 'ERR_TOO_LARGE' }),
+    )
     // The same count of small integers (8 bytes each in an array) is fine.
     expect((new Codec().decode(arrayOf(4 * 1024 * 1024, 0x01)) as number[]).length).toBe(
       4 * 1024 * 1024,
