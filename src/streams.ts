@@ -94,13 +94,21 @@ export async function pumpStream(
   }
   try {
     let read = readAhead()
+    // A large chunk read while gathering small ones: written on its own, next.
+    let carried: Uint8Array | undefined
     for (;;) {
       if (signal?.aborted === true) throw new PeerjectError('ERR_ABORTED', 'the send was aborted')
-      const next = await read
-      if (over !== undefined) throw over
-      if (next.done) break
-      let chunk = bytesOf(next.value)
-      read = readAhead()
+      let chunk: Uint8Array
+      if (carried !== undefined) {
+        chunk = carried
+        carried = undefined
+      } else {
+        const next = await read
+        if (over !== undefined) throw over
+        if (next.done) break
+        chunk = bytesOf(next.value)
+        read = readAhead()
+      }
       if (chunk.byteLength < GATHER_BYTES) {
         // Small chunks the source already has ready go out together: one frame per 100-byte
         // chunk ran at a few MiB/s. A read that is not ready yet is kept for the next turn.
@@ -111,10 +119,11 @@ export async function pumpStream(
           if (ready === NOT_READY_MARK || ready.done) break
           const more = bytesOf(ready.value)
           read = readAhead()
-          gathered ??= copyInto(new Uint8Array(GATHER_BYTES * 2), chunk)
-          if (size + more.byteLength > gathered.byteLength) {
-            gathered = copyInto(new Uint8Array(size + more.byteLength), gathered.subarray(0, size))
+          if (more.byteLength >= GATHER_BYTES) {
+            carried = more
+            break
           }
+          gathered ??= copyInto(new Uint8Array(GATHER_BYTES * 2), chunk)
           gathered.set(more, size)
           size += more.byteLength
         }

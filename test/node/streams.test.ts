@@ -212,6 +212,35 @@ describe('small chunks', () => {
     expect(received.length).toBeLessThan(200)
     await expectNoState(pair)
   })
+
+  it('a large chunk after small ones is not copied into them', async () => {
+    const large = new Uint8Array(200 * KiB).fill(9)
+    const parts = [Uint8Array.of(1), Uint8Array.of(2), large, Uint8Array.of(3)]
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          const next = parts.shift()
+          if (next === undefined) controller.close()
+          else controller.enqueue(next)
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    const arrived = nextMessage(pair.b)
+    const sent = pair.toB.send(stream)
+    const { value } = await arrived
+    const received: number[] = []
+    let bytes = 0
+    for await (const chunk of chunksOf(value as ReadableStream<Uint8Array>)) {
+      received.push(chunk.byteLength)
+      bytes += chunk.byteLength
+    }
+    await sent
+    expect(bytes).toBe(3 + 200 * KiB)
+    // The two small ones go together; the large one is framed by itself (cut to the frame size).
+    expect(received[0]).toBe(2)
+    expect(received.at(-1)).toBe(1)
+  })
 })
 
 describe('backpressure and cancellation', () => {
