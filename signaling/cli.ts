@@ -128,8 +128,8 @@ function buildProgram(options: CliOptions): Command {
 /**
  * Parses `argv` (the arguments after the command name), starts the server, prints
  * `peerject signaling listening on ws://HOST:PORT` and resolves with the server; resolves with
- * undefined after `--help` or `--version`. Rejects on invalid flags (a commander `CommanderError`, already
- * printed) or when the server cannot start.
+ * undefined after `--help` or `--version`. Rejects on invalid flags (a commander
+ * `CommanderError`, already printed) or when the server cannot start.
  */
 export async function runCli(
   argv: readonly string[],

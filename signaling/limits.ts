@@ -7,9 +7,10 @@
 /** Limits of the signaling server. Every field is a positive number. */
 export interface SignalingLimits {
   /**
-   * Largest incoming frame, in bytes. Default 16384 (16 KiB: a session description is a few KiB). A larger frame gets `ERR_TOO_LARGE`
-   * and the connection is closed with 1009; a frame above twice this is cut off by the frame
-   * parser before it is buffered (close 1009, no error message).
+   * Largest incoming frame, in bytes. Default 16384 (16 KiB: a session description is a few
+   * KiB). A larger frame gets `ERR_TOO_LARGE` and the connection is closed with 1009; a frame
+   * above twice this is cut off by the frame parser before it is buffered (close 1009, no error
+   * message).
    */
   readonly maxMessageBytes: number
   /** Sustained messages per second per connection (token bucket refill rate). Default 50. */

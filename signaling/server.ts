@@ -18,10 +18,10 @@ import { Rooms } from './rooms.js'
 import { disconnect, route } from './router.js'
 import type { RouterContext } from './router.js'
 
-/** Default TCP port. */
-
 /** Most fragments one incoming WebSocket message may arrive in. */
 const MAX_FRAGMENTS = 64
+
+/** Default TCP port. */
 export const DEFAULT_SIGNALING_PORT = 8787
 /** Default heartbeat interval, in ms. */
 export const DEFAULT_HEARTBEAT_MS = 15_000

@@ -253,7 +253,6 @@ export class Peer {
   decodeValue(bytes: Uint8Array): { value: unknown; streams: ReadableStream<Uint8Array>[] } {
     const streams: ReadableStream<Uint8Array>[] = []
     this.#decoded = streams
-    this.#decodedIds.clear()
     try {
       return { value: this.#codec.decode(bytes, this.#receivedHooks), streams }
     } catch (error) {

@@ -23,10 +23,10 @@ import { transferSet } from './transfer.js'
 import { WireSession } from './wire/index.js'
 import type { WireLimits } from './wire/index.js'
 
-/** Events of a {@link Room}. */
-
 /** Default `maxQueuedBytes` of {@link Room.messages}. */
 const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
+
+/** Events of a {@link Room}. */
 export type RoomEvents = {
   /** A peer joined and its connection is ready. */
   peer: [peer: Peer]
@@ -238,8 +238,7 @@ export class Room extends Emitter<RoomEvents> {
     if (!(maxQueuedBytes > 0)) {
       throw new RangeError(`messages: maxQueuedBytes must be positive, got ${maxQueuedBytes}`)
     }
-    const queue: RoomMessage[] = []
-    const sizes: number[] = []
+    const queue: Array<{ readonly message: RoomMessage; readonly size: number }> = []
     let queuedBytes = 0
     const waiters: Array<(result: IteratorResult<RoomMessage, undefined>) => void> = []
     let done = this.#left
@@ -268,8 +267,7 @@ export class Room extends Emitter<RoomEvents> {
             from.wire.close(error)
             return
           }
-          queue.push({ value, from })
-          sizes.push(size)
+          queue.push({ message: { value, from }, size })
           queuedBytes += size
         })
     if (!done) this.#onLeave.add(finish)
@@ -277,8 +275,8 @@ export class Room extends Emitter<RoomEvents> {
       next: () => {
         const item = queue.shift()
         if (item !== undefined) {
-          queuedBytes -= sizes.shift() ?? 0
-          return Promise.resolve({ value: item, done: false })
+          queuedBytes -= item.size
+          return Promise.resolve({ value: item.message, done: false })
         }
         if (done) return Promise.resolve({ value: undefined, done: true })
         return new Promise((resolve) => waiters.push(resolve))
@@ -286,7 +284,6 @@ export class Room extends Emitter<RoomEvents> {
       return: () => {
         // The loop broke: what is queued is dropped (on leave, it is still delivered, then done).
         queue.length = 0
-        sizes.length = 0
         queuedBytes = 0
         finish()
         return Promise.resolve({ value: undefined, done: true })

@@ -249,8 +249,7 @@ export class IncomingStreams {
   /** Grants the sender the bytes the reader has consumed since the last grant. */
   #grant(entry: Entry): void {
     if (this.#entries.get(entry.id) !== entry || entry.state !== 'accepted') return
-    const free =
-      (entry.controller?.desiredSize ?? 0) - entry.tailUsed - (entry.allowed - entry.received)
+    const free = (entry.controller?.desiredSize ?? 0) - (entry.allowed - entry.received)
     // Grant in steps of a quarter window (fewer frames); the full window once the queue is empty.
     if (free < Math.max(1, Math.floor(this.#limits.streamWindowBytes / 4))) return
     entry.allowed += free
