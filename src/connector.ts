@@ -12,6 +12,10 @@
  * - `failed` fires for a peer that was announced but whose transport did not open in time
  *   (`ERR_CONNECT`), or was refused; there is then no `open` for it.
  * - A transport closing is reported by the transport itself (its listener's `close`), not here.
+ * - `retry(peer, transport, error)` (optional) is the room saying that `transport`, given by `open`,
+ *   never completed peerject's handshake. `true` means the connector takes care of it: a newer
+ *   connection to `peer` already exists or is dialed now, and an `open` or `failed` follows; the
+ *   room then reports nothing. `false` means the peer is lost (the room reports `ERR_CONNECT`).
  * - `close()` closes every transport and leaves the room. Idempotent.
  */
 import type { Emitter } from './emitter.js'
@@ -35,6 +39,11 @@ export interface Connector extends Pick<Emitter<ConnectorEvents>, 'on' | 'off' |
   readonly self: PeerId
   /** Joins the room; resolves with the own id. */
   start(): Promise<PeerId>
+  /**
+   * The handshake over `transport` (given by `open` for `peer`) failed with `error`; true when the
+   * connector replaces that connection (see the contract above). Connectors without it never retry.
+   */
+  retry?(peer: PeerId, transport: Transport, error: PeerjectError): boolean
   /** Leaves the room and closes every transport. */
   close(): void
 }

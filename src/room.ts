@@ -393,6 +393,13 @@ export class Room extends Emitter<RoomEvents> {
       },
       (error: unknown) => {
         if (this.#left) return
+        // The connector may dial again (the PeerJS adapter does when no HELLO came): then an `open`
+        // or a `failed` for this peer follows, and this attempt is not reported.
+        if (
+          error instanceof PeerjectError &&
+          this.#connector.retry?.(id, transport, error) === true
+        )
+          return
         // Announced but never ready: an error and a leave, as for a connection that never opened.
         const reason = new PeerjectError('ERR_CONNECT', `the handshake with peer ${id} failed`, {
           cause: error,

@@ -14,6 +14,13 @@
  * peers accept. Two peers that join at the same moment may dial each other; then the connection
  * dialed by the smaller PeerServer id survives (both sides decide alike).
  *
+ * Failed handshakes: a connection whose data channel opened but over which the peer's HELLO never
+ * came (seen about once in a hundred Chromium↔Node connections on a loaded machine) is dialed
+ * again, up to {@link MAX_REDIALS} times per peer, by whichever side saw the failure (`retry`, called
+ * by the room). The new connection carries `metadata: { redial: true }`, and the other side lets it
+ * replace the connection it holds to that peer (which the dialer has given up), open or not; only
+ * when both sides dial at once does the glare rule above decide.
+ *
  * Data: `serialization: 'raw'`, `reliable: true`. Bytes go straight to the RTCDataChannel through
  * {@link ChannelTransport} (flow control on `bufferedamountlow`), bypassing peerjs's `send` and its
  * 50 ms polling; incoming binary arrives through the connection's `data` event.
@@ -39,6 +46,10 @@ import type { PeerId } from '../ids.js'
 import type { Platform } from '../platform.js'
 import { ChannelTransport, toBytes } from './data-channel.js'
 import type { DataChannelLike } from './data-channel.js'
+import type { Transport } from './transport.js'
+
+/** How many times one peer is dialed again after handshakes that failed (see the file comment). */
+export const MAX_REDIALS = 2
 
 /** Messages kept from a peer before this side's 'open' (a HELLO, maybe a few frames). */
 const MAX_EARLY_MESSAGES = 64
@@ -104,6 +115,33 @@ interface Link {
 }
 
 const LABEL = 'peerject'
+/** The metadata of a connection dialed again (see the file comment). */
+const REDIAL = { redial: true } as const
+
+/**
+ * What to do with a connection dialed by a peer to which this side already holds `existing`
+ * (`undefined`: none). Two peers joining at once may dial each other (glare): the connection dialed
+ * by the smaller id survives, and both sides decide alike. Otherwise a peer dials once, and again
+ * only after giving up the connection it had (a redial, see `retry`), which then replaces ours.
+ * Internal; exported for its tests.
+ */
+export function acceptDecision(
+  existing: { readonly outgoing: boolean; readonly open: boolean } | undefined,
+  redial: boolean,
+  remoteIsSmaller: boolean,
+): 'accept' | 'refuse' | 'replace' {
+  if (existing === undefined) return 'accept'
+  if (existing.outgoing && !existing.open) return remoteIsSmaller ? 'replace' : 'refuse'
+  return redial ? 'replace' : 'refuse'
+}
+
+function isRedial(metadata: unknown): boolean {
+  return (
+    typeof metadata === 'object' &&
+    metadata !== null &&
+    (metadata as { redial?: unknown }).redial === true
+  )
+}
 
 class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
   readonly self: PeerId
@@ -111,6 +149,8 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
   readonly #prefix: string
   readonly #timeoutMs: number
   readonly #links = new Map<PeerId, Link>()
+  /** Redials made per peer (see `retry`). */
+  readonly #redials = new Map<PeerId, number>()
   #peer: Peer | undefined
   #starting: Promise<PeerId> | undefined
   #releaseGlobals: (() => void) | undefined
@@ -231,6 +271,24 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
     }
   }
 
+  /** See the file comment ("Failed handshakes") and the {@link Connector} contract. */
+  retry(remote: PeerId, transport: Transport, error: PeerjectError): boolean {
+    if (this.#closed) return false
+    const link = this.#links.get(remote)
+    // A newer connection to that peer is already there (its redial replaced the failed one).
+    if (link !== undefined && link.transport !== transport) return true
+    if (error.code !== 'ERR_TIMEOUT') return false
+    const redials = this.#redials.get(remote) ?? 0
+    if (redials >= MAX_REDIALS) return false
+    this.#redials.set(remote, redials + 1)
+    if (link !== undefined) {
+      link.transport?.closed(new PeerjectError('ERR_CLOSED', `dialing peer ${remote} again`))
+      this.#drop(remote, link)
+    }
+    this.#dial(remote, true)
+    return true
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new PeerjectError('ERR_CLOSED', 'the room was left while joining')
   }
@@ -336,11 +394,12 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
     return body
   }
 
-  #dial(remote: PeerId): void {
+  #dial(remote: PeerId, redial = false): void {
     const conn = this.#peer?.connect(this.#prefix + remote, {
       label: LABEL,
       serialization: 'raw',
       reliable: true,
+      ...(redial ? { metadata: REDIAL } : {}),
     })
     // `connect` returns nothing once the Peer lost the server; the remote will dial us if it can.
     if (conn === undefined) {
@@ -363,11 +422,21 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
       return refuse()
     const remote = conn.peer.slice(this.#prefix.length) as PeerId
     const existing = this.#links.get(remote)
+    const decision = acceptDecision(
+      existing === undefined
+        ? undefined
+        : { outgoing: existing.outgoing, open: existing.transport !== undefined },
+      isRedial(conn.metadata),
+      remote < this.self,
+    )
+    if (decision === 'refuse') return refuse()
     if (existing !== undefined) {
-      // Glare: both dialed. Keep the connection dialed by the smaller id; the other side agrees.
-      if (!existing.outgoing || existing.transport !== undefined || !(remote < this.self))
-        return refuse()
-      this.#drop(remote, existing)
+      this.#links.delete(remote)
+      clearTimeout(existing.timer)
+      existing.transport?.closed(
+        new PeerjectError('ERR_PEER_LEFT', `peer ${remote} replaced its connection`),
+      )
+      existing.conn.close()
     }
     this.#track(remote, conn, false)
   }

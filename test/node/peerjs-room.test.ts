@@ -16,6 +16,8 @@ import type { CodeOptions, Room } from '../../src/index.js'
 import { isPeerjectError } from '../../src/errors.js'
 import type { PeerId } from '../../src/ids.js'
 import type { WebRtcImplementation } from '../../src/platform.js'
+import { loadNodePlatform } from '../../src/node-platform.js'
+import { MAX_REDIALS } from '../../src/transport/peerjs.js'
 import { startPeerServer } from '../helpers/peer-server.js'
 import type { RunningPeerServer } from '../helpers/peer-server.js'
 import { nextMessage, waitForLeave, waitForPeers } from '../helpers/events.js'
@@ -230,6 +232,84 @@ describe('rooms through a PeerServer (node-datachannel)', () => {
     const d = await join('leaves')
     await meshed([a, b, d])
     expect([...d.room.peers.keys()].sort()).toEqual([a.room.self, b.room.self].sort())
+  })
+})
+
+/**
+ * node-datachannel whose first `deaf` data channels this peer creates never deliver a message: the
+ * channel opens and sends, but the peer's HELLO is never heard (what a failed handshake looks like).
+ */
+async function deafWebRtc(
+  deaf: number,
+): Promise<{ impl: WebRtcImplementation; channels(): number }> {
+  const { webrtc } = await loadNodePlatform('node-datachannel')
+  let channels = 0
+  const Base = webrtc.RTCPeerConnection as unknown as new (
+    config?: RTCConfiguration,
+  ) => RTCPeerConnection
+  class DeafPeerConnection extends Base {
+    override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
+      const channel = super.createDataChannel(label, init)
+      if (++channels <= deaf) {
+        const dispatch = channel.dispatchEvent.bind(channel)
+        channel.dispatchEvent = (event) => event.type === 'message' || dispatch(event)
+      }
+      return channel
+    }
+  }
+  return {
+    impl: { ...webrtc, RTCPeerConnection: DeafPeerConnection as typeof RTCPeerConnection },
+    channels: () => channels,
+  }
+}
+
+describe('a connection whose handshake fails is dialed again', () => {
+  const options = (name: string, webrtc: WebRtcImplementation) => ({
+    room: name,
+    webrtc,
+    peerjs: { host: '127.0.0.1', port: server.port, path: server.path, key: server.key },
+    limits: { helloTimeoutMs: 1500 },
+  })
+
+  it('a newcomer that never hears the HELLO dials again and the two meet', async () => {
+    const a = await join('redial')
+    const deaf = await deafWebRtc(1)
+    const b = await joinRoom(options('redial', deaf.impl))
+    rooms.push(b)
+    const reported: string[] = []
+    b.on('leave', (peer) => reported.push(`leave ${typeof peer === 'string' ? peer : peer.id}`))
+    b.on('error', (error) => reported.push(`error ${error.code}`))
+    await waitForPeers(b, [a.room.self])
+    expect(deaf.channels()).toBe(2)
+    // The failed first attempt reached no one on B's side.
+    expect(reported).toEqual([])
+    // A heard B's HELLO the first time (B was deaf, not mute), so A saw B come, go and come back;
+    // a message from B reaches A over the new connection, and A's answer takes it back.
+    const atA = nextMessage(a.room, (v) => v === 'from b')
+    await peerOf({ room: b, seen: new Set(), left: [] }, a).send('from b')
+    expect((await atA).from.id).toBe(b.self)
+    const atB = nextMessage(b, (v) => v === 'from a')
+    await peerOf(a, { room: b, seen: new Set(), left: [] }).send('from a')
+    expect((await atB).from.id).toBe(a.room.self)
+    expect(a.room.peers.size).toBe(1)
+  })
+
+  it(`after ${MAX_REDIALS} redials the peer is reported failed with ERR_CONNECT`, async () => {
+    const a = await join('redial-cap')
+    const deaf = await deafWebRtc(Infinity)
+    const b = await joinRoom(options('redial-cap', deaf.impl))
+    rooms.push(b)
+    const errors: unknown[] = []
+    b.on('error', (error) => errors.push(error))
+    const failure = await waitForPeers(b, [a.room.self]).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(failure).toBeInstanceOf(Error)
+    const reason = (failure as Error).cause
+    expect(isPeerjectError(reason) && reason.code).toBe('ERR_CONNECT')
+    expect(deaf.channels()).toBe(MAX_REDIALS + 1)
+    expect(errors).toHaveLength(1)
   })
 })
 

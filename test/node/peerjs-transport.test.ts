@@ -7,11 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closedPort } from '../helpers/ports.js'
 import { WebSocket as NodeWebSocket } from 'ws'
 import type { Connector } from '../../src/connector.js'
-import { isPeerjectError } from '../../src/errors.js'
-import type { PeerjectError } from '../../src/errors.js'
+import { PeerjectError, isPeerjectError } from '../../src/errors.js'
 import type { PeerId } from '../../src/ids.js'
 import type { Platform, WebRtcImplementation } from '../../src/platform.js'
-import { createPeerJsConnector, peerJsRoomPrefix } from '../../src/transport/peerjs.js'
+import {
+  acceptDecision,
+  createPeerJsConnector,
+  peerJsRoomPrefix,
+} from '../../src/transport/peerjs.js'
 import type { Transport } from '../../src/transport/transport.js'
 import { startPeerServer } from '../helpers/peer-server.js'
 import type { RunningPeerServer } from '../helpers/peer-server.js'
@@ -128,6 +131,27 @@ describe('PeerJS adapter (node-datachannel, real PeerServer)', () => {
     expect(peerJsRoomPrefix('abc').startsWith(peerJsRoomPrefix('ab'))).toBe(false)
   })
 
+  it('an incoming connection is accepted, refused or replaces the one held, by one rule on both sides', () => {
+    const outgoingPending = { outgoing: true, open: false }
+    const outgoingOpen = { outgoing: true, open: true }
+    const incomingPending = { outgoing: false, open: false }
+    const incomingOpen = { outgoing: false, open: true }
+    expect(acceptDecision(undefined, false, false)).toBe('accept')
+    expect(acceptDecision(undefined, true, true)).toBe('accept')
+    // Glare, redial or not: the connection dialed by the smaller id survives.
+    for (const redial of [false, true]) {
+      expect(acceptDecision(outgoingPending, redial, true)).toBe('replace')
+      expect(acceptDecision(outgoingPending, redial, false)).toBe('refuse')
+    }
+    // A second dial is refused unless it is a redial, which replaces what is held, open or not.
+    for (const existing of [outgoingOpen, incomingPending, incomingOpen]) {
+      for (const smaller of [false, true]) {
+        expect(acceptDecision(existing, false, smaller)).toBe('refuse')
+        expect(acceptDecision(existing, true, smaller)).toBe('replace')
+      }
+    }
+  })
+
   it('two peers of a room connect, a third room stays apart, bytes flow both ways', async () => {
     const a = connect('alpha')
     const c = connect('beta')
@@ -199,6 +223,43 @@ describe('PeerJS adapter (node-datachannel, real PeerServer)', () => {
     await x.opened.get(y.connector.self)?.send(new Uint8Array([42]))
     expect([...((await atY.next(1))[0] ?? [])]).toEqual([42])
     for (const p of peers) p.connector.close()
+  })
+
+  it('retry() after a failed handshake dials again; the other side lets the new connection replace its open one', async () => {
+    const [x, y] = [connect('redial'), connect('redial')]
+    await x.connector.start()
+    await y.connector.start()
+    const [oldAtX, oldAtY] = await Promise.all([
+      x.transportTo(y.connector.self),
+      y.transportTo(x.connector.self),
+    ])
+    const oldY = collect(oldAtY)
+    const nextOpen = (w: Watched, remote: PeerId) =>
+      new Promise<Transport>((resolve) => {
+        const off = w.connector.on('open', (peer, transport) => {
+          if (peer !== remote) return
+          off()
+          resolve(transport)
+        })
+      })
+    const reopened = Promise.all([nextOpen(x, y.connector.self), nextOpen(y, x.connector.self)])
+    const timeout = new PeerjectError('ERR_TIMEOUT', 'no HELLO (as the wire would say)')
+    expect(y.connector.retry?.(x.connector.self, oldAtY, timeout)).toBe(true)
+    const [newAtX, newAtY] = await reopened
+    expect(newAtX).not.toBe(oldAtX)
+    expect((await oldY.closed)?.code).toBe('ERR_CLOSED')
+    const atX = collect(newAtX)
+    await newAtY.send(new Uint8Array([7]))
+    expect([...((await atX.next(1))[0] ?? [])]).toEqual([7])
+    // A failure that is not a missing HELLO, or a transport that is no longer the current one.
+    expect(
+      y.connector.retry?.(x.connector.self, newAtY, new PeerjectError('ERR_VERSION', 'v9')),
+    ).toBe(false)
+    expect(y.connector.retry?.(x.connector.self, oldAtY, timeout)).toBe(true)
+    expect(y.opened.get(x.connector.self)).toBe(newAtY)
+    expect([...x.failed, ...y.failed]).toEqual([])
+    x.connector.close()
+    y.connector.close()
   })
 
   it('a peer gone from the PeerServer (a crash, as the server sees it) is dropped at the next poll', async () => {
