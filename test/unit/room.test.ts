@@ -241,6 +241,44 @@ describe('presence edge cases', () => {
     expect(room.peers.size).toBe(0)
   })
 
+  it("a failed handshake goes to the connector's retry first; when it takes it, nothing is reported", async () => {
+    const { room, connector } = makeRoom('a', { helloTimeoutMs: 50 })
+    const offered: Array<{ peer: PeerId; transport: Transport; code: string }> = []
+    let answer = true
+    const retried = new Promise<void>((resolve) => {
+      Object.assign(connector, {
+        retry(peer: PeerId, transport: Transport, error: PeerjectError): boolean {
+          offered.push({ peer, transport, code: error.code })
+          resolve()
+          return answer
+        },
+      })
+    })
+    const events: string[] = []
+    room.on('leave', () => events.push('leave'))
+    room.on('error', () => events.push('error'))
+    const [silent] = createMemoryTransportPair()
+    connector.open('silent' as PeerId, silent)
+    await retried
+    expect(offered).toEqual([{ peer: 'silent', transport: silent, code: 'ERR_TIMEOUT' }])
+    // The connector dials again: this time the peer answers.
+    const b = makeRoom('silent')
+    const [ta, tb] = createMemoryTransportPair()
+    const met = new Promise<Peer>((resolve) => room.on('peer', resolve))
+    connector.open('silent' as PeerId, ta)
+    b.connector.open('a' as PeerId, tb)
+    expect((await met).id).toBe('silent')
+    expect(events).toEqual([])
+    // A connector that declines: the error and the leave as without retry.
+    answer = false
+    const [other] = createMemoryTransportPair()
+    const left = new Promise<void>((resolve) => room.on('leave', () => resolve()))
+    connector.open('other' as PeerId, other)
+    await left
+    expect(events).toEqual(['error', 'leave'])
+    expect(offered.map((o) => o.peer)).toEqual(['silent', 'other'])
+  })
+
   it('a peer advertising a channel too small for frames is refused without a crash', async () => {
     const { room, connector } = makeRoom('a')
     const [ta] = createMemoryTransportPair({ maxMessageSize: 100 })
