@@ -15,8 +15,6 @@
  *   endless loop.
  */
 import { PeerjectError } from '../errors.js'
-import { COMLINK_SOURCE } from './worker/comlink-source.js'
-import { RUNTIME_SOURCE } from './worker/runtime.js'
 import type { WorkerHandle, WorkerHost, WorkerStartOptions } from './worker-host.js'
 
 /** Runs in the sandboxed iframe: creates the worker and reports its load failures. */
@@ -41,19 +39,6 @@ parent.postMessage('peerject:ready', '*')`
 
 /** How long a loaded sandbox iframe may take to say ready before its script is taken as blocked. */
 const LOADED_GRACE_MS = 1000
-
-/** The worker's entry module: loads Comlink, then hands the control port to the runtime. */
-const WORKER_BOOTSTRAP = `const first = new Promise((resolve) => self.addEventListener('message', (event) => resolve(event.ports[0]), { once: true }))
-const moduleUrl = (source) => URL.createObjectURL(new Blob([source], { type: 'text/javascript' }))
-const Comlink = await import(moduleUrl(${JSON.stringify(COMLINK_SOURCE)}))
-const report = (what) => (event) => {
-  event.preventDefault()
-  console.error('peerject: ' + what + ' in a code object:', event.error ?? event.reason ?? event.message)
-}
-self.addEventListener('error', report('uncaught exception'))
-self.addEventListener('unhandledrejection', report('unhandled rejection'))
-await (${RUNTIME_SOURCE})(await first, { Comlink, moduleUrl })
-`
 
 /** Options of {@link BrowserWorkerHost}. */
 export interface BrowserWorkerHostOptions {
@@ -162,7 +147,7 @@ export class BrowserWorkerHost implements WorkerHost {
         )
       }
     })
-    const url = `data:text/javascript,${encodeURIComponent(WORKER_BOOTSTRAP)}`
+    const url = await workerUrl()
     frame.postMessage({ type: 'peerject:start', url, name: options.name ?? 'peerject-code' }, '*', [
       control.port2,
       status.port2,
@@ -188,6 +173,20 @@ export class BrowserWorkerHost implements WorkerHost {
 async function sandboxDocument(): Promise<string> {
   const csp = `default-src 'none'; script-src '${await scriptHash()}' data: blob:; worker-src data:`
   return `<!doctype html><meta http-equiv="Content-Security-Policy" content="${csp}"><script>${FRAME_SCRIPT}</script>`
+}
+
+let bootstrapUrl: Promise<string> | undefined
+
+/**
+ * The worker's entry module as a `data:` URL. Its sources (Comlink and the runtime, ~9 KB
+ * minified) load on the first run, in a chunk of their own: apps that never run a code object do
+ * not download them.
+ */
+function workerUrl(): Promise<string> {
+  bootstrapUrl ??= import('./worker/bootstrap.js').then(
+    ({ WORKER_BOOTSTRAP }) => `data:text/javascript,${encodeURIComponent(WORKER_BOOTSTRAP)}`,
+  )
+  return bootstrapUrl
 }
 
 /** `sha256-…` of the iframe's inline script, as CSP writes it. */

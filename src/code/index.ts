@@ -22,7 +22,7 @@ export {
   type ListResult,
   type OkResponse,
 } from './protocol.js'
-export { DEFAULT_RUN_TIMEOUT_MS } from './runner.js'
+export { DEFAULT_RUN_TIMEOUT_MS } from './protocol.js'
 export {
   checkCodeOptions,
   CodeService,

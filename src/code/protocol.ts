@@ -73,6 +73,8 @@ export const MAX_DESCRIPTION = 4096
 export const MAX_SIGNATURES = 16
 /** Longest error message relayed from a peer (longer ones are cut). */
 export const MAX_ERROR_MESSAGE = 1024
+/** Default `timeoutMs` of run(). */
+export const DEFAULT_RUN_TIMEOUT_MS = 30_000
 
 type Fields = Readonly<Record<string, unknown>>
 

@@ -18,13 +18,10 @@ import * as Comlink from 'comlink'
 import { isPeerjectError, PeerjectError } from '../errors.js'
 import { shortId } from './code-id.js'
 import { CallGuard, CapabilityGate } from './endpoints.js'
-import { MAX_ERROR_MESSAGE } from './protocol.js'
+import { DEFAULT_RUN_TIMEOUT_MS, MAX_ERROR_MESSAGE } from './protocol.js'
 import type { FetchedCode, RunOptions, RunningCode } from './types.js'
 import type { WorkerHandle, WorkerHost } from './worker-host.js'
 import { isTimerDelay } from '../timers.js'
-
-/** Default `timeoutMs` of run(). */
-export const DEFAULT_RUN_TIMEOUT_MS = 30_000
 
 /** Extra hooks for the owner of running code objects (the service). */
 export interface RunHooks {

@@ -9,7 +9,6 @@ import { codeIdOf, isCodeId, scanDependencies, shortId, sourceBytes } from './co
 import { collectCode, defaultName } from './graph.js'
 import { createMemoryStore } from './memory-store.js'
 import { cleanMetadata, isCodeMetadata, MAX_DESCRIPTION, MAX_SHORT_TEXT } from './protocol.js'
-import { runCode } from './runner.js'
 import { CodePeerSession } from './session.js'
 import { checkTrustedKeys, signCodeId } from './signature.js'
 import type {
@@ -202,6 +201,8 @@ export class CodeService {
     const entry = { dispose: (): void => undefined }
     this.#running.add(entry)
     try {
+      // The runner (and Comlink) load on the first run, in a chunk of their own (see loadRunner).
+      const { runCode } = await loadRunner()
       const running = await runCode<T>(this.#options.host, code, options, {
         onStart: (stop) => {
           entry.dispose = () => stop(this.#closed ?? new PeerjectError('ERR_CLOSED', 'closed'))
@@ -302,6 +303,17 @@ function checkText(field: string, value: unknown, max: number): void {
       `publish(): ${field} must be a string of at most ${max} characters`,
     )
   }
+}
+
+let runner: Promise<typeof import('./runner.js')> | undefined
+
+/**
+ * `./runner.js` with Comlink, imported when a code object first runs: apps that only exchange
+ * values and references, or only serve code to others, never download it.
+ */
+function loadRunner(): Promise<typeof import('./runner.js')> {
+  runner ??= import('./runner.js')
+  return runner
 }
 
 function checkDeclared(declared: readonly CodeId[], imported: readonly CodeId[]): void {
