@@ -10,6 +10,7 @@ import { collectCode, defaultName } from './graph.js'
 import { createMemoryStore } from './memory-store.js'
 import { cleanMetadata, isCodeMetadata, MAX_DESCRIPTION, MAX_SHORT_TEXT } from './protocol.js'
 import { CodePeerSession } from './session.js'
+import type * as Runner from './runner.js'
 import { checkTrustedKeys, signCodeId } from './signature.js'
 import type {
   CodeId,
@@ -305,13 +306,15 @@ function checkText(field: string, value: unknown, max: number): void {
   }
 }
 
-let runner: Promise<typeof import('./runner.js')> | undefined
+type RunnerModule = typeof Runner
+
+let runner: Promise<RunnerModule> | undefined
 
 /**
  * `./runner.js` with Comlink, imported when a code object first runs: apps that only exchange
  * values and references, or only serve code to others, never download it.
  */
-function loadRunner(): Promise<typeof import('./runner.js')> {
+function loadRunner(): Promise<RunnerModule> {
   runner ??= import('./runner.js')
   return runner
 }
