@@ -8,7 +8,9 @@
  * - `start()` resolves once the connector has joined (own id known); it rejects with a coded error
  *   (`ERR_SIGNALING`, `ERR_DENIED`, `ERR_ROOM_FULL`, `ERR_CONNECT`) when joining fails.
  * - `open` fires once per remote peer whose transport is open. The transport is already usable; the
- *   room attaches its listener synchronously inside the event.
+ *   room attaches its listener synchronously inside the event. Over a data channel, the side that
+ *   did not create the channel holds what it sends until the creator's first message arrives
+ *   (`ChannelTransport`'s `speaksSecond`): the creator must speak first, as the wire's HELLO does.
  * - `failed` fires for a peer that was announced but whose transport did not open in time
  *   (`ERR_CONNECT`), or was refused; there is then no `open` for it.
  * - A transport closing is reported by the transport itself (its listener's `close`), not here.

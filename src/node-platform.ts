@@ -13,9 +13,24 @@ export type NodeWebRtc = 'node-datachannel' | 'wrtc' | WebRtcImplementation
 const CHANNEL_CLOSE_WAIT_MS = 1000
 
 /**
+ * An offer's DTLS role `actpass` made `active`: the answerer then answers `passive`, and the
+ * offerer starts the DTLS handshake. Left to choose, libdatachannel's answerer takes `active` and
+ * sends its ClientHello as soon as ICE connects, which can be before the offerer has applied the
+ * answer; the offerer drops it and the handshake waits for DTLS's one-second retransmission (half
+ * of all Node↔Node connections here, see docs/architecture.md, "Connection time"). The offerer
+ * cannot be early: it connects ICE only once it holds the answer, and the answerer has set both
+ * descriptions before it sends that answer. Applied to the offers a Node peer sends and to those
+ * it receives (from a browser too), so whoever offers, the offerer is the DTLS client.
+ */
+export function offererIsDtlsClient(sdp: string): string {
+  return sdp.replace(/^a=setup:actpass(\r?)$/gm, 'a=setup:active$1')
+}
+
+/**
  * Adapts node-datachannel's RTCPeerConnection to what simple-peer expects of a browser's:
  * its session descriptions are read-only objects, and simple-peer edits them: hand out plain
- * `{ type, sdp }` copies. (Occasional early failures of node-datachannel connections are retried
+ * `{ type, sdp }` copies, and makes the offerer the DTLS client ({@link offererIsDtlsClient}).
+ * (Occasional early failures of node-datachannel connections are retried
  * by the mesh: see docs/architecture.md, "Connection attempts".) It also closes a connection's data
  * channels before the connection itself (see `close`).
  */
@@ -78,7 +93,8 @@ function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementatio
 
     override async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
       const description = await super.createOffer(options)
-      return { type: description.type, sdp: description.sdp ?? '' }
+      // The polyfill applies only the type of a local offer, so this SDP is what the peer gets.
+      return { type: description.type, sdp: offererIsDtlsClient(description.sdp ?? '') }
     }
     override async createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit> {
       const description = await super.createAnswer(options)

@@ -34,6 +34,14 @@ export interface ChannelTransportOptions {
   readonly pollMs?: number
   /** Closes the underlying connection; called once, on a local close. */
   readonly closeUnderlying: () => void
+  /**
+   * This side received the channel (the other side created it): hold what is sent until the
+   * creator's first message arrives. Sent sooner, a message can reach a creator whose
+   * implementation has not marked the channel open yet, and node-datachannel drops it: about 2% of
+   * Node-dialed Chromium connections lost the page's HELLO so (docs/architecture.md, "Connection
+   * attempts"). The creator always speaks first (its HELLO), so this costs one trip at most.
+   */
+  readonly speaksSecond?: boolean
 }
 
 /** A {@link Transport} over one RTCDataChannel. Adapters call `receive` and `closed`. */
@@ -51,6 +59,10 @@ export class ChannelTransport implements Transport {
   #closeReason: PeerjectError | undefined
   #drain: { resolve: () => void; reject: (error: PeerjectError) => void } | undefined
   #pollTimer: ReturnType<typeof setInterval> | undefined
+  /** Messages held until the creator's first message (see `speaksSecond`); undefined once it came. */
+  #held: Uint8Array[] | undefined
+  #heldSent:
+    { promise: Promise<void>; resolve: () => void; reject: (e: PeerjectError) => void } | undefined
 
   constructor(channel: DataChannelLike, options: ChannelTransportOptions) {
     this.#channel = channel
@@ -60,6 +72,7 @@ export class ChannelTransport implements Transport {
     this.#closeUnderlying = options.closeUnderlying
     channel.bufferedAmountLowThreshold = Math.floor(this.#highWaterMark / 2)
     if (this.#pollMs === undefined) channel.addEventListener('bufferedamountlow', this.#onLow)
+    if (options.speaksSecond === true) this.#held = []
   }
 
   get state(): TransportState {
@@ -76,6 +89,7 @@ export class ChannelTransport implements Transport {
         ),
       )
     }
+    if (this.#held !== undefined) return this.#hold(bytes)
     try {
       this.#channel.send(bytes)
     } catch (error) {
@@ -129,6 +143,7 @@ export class ChannelTransport implements Transport {
   /** Adapter → transport: one incoming message. */
   receive(bytes: Uint8Array): void {
     if (this.#state === 'closed') return
+    if (this.#held !== undefined) this.#release()
     if (this.#listener === undefined) this.#early.push(bytes)
     else this.#listener.message(bytes)
   }
@@ -143,9 +158,49 @@ export class ChannelTransport implements Transport {
     this.#finish(reason)
   }
 
+  /** Keeps a copy (the caller may reuse its buffer once `send` returns) until the creator spoke. */
+  #hold(bytes: Uint8Array): Promise<void> {
+    ;(this.#held as Uint8Array[]).push(bytes.slice())
+    if (this.#heldSent === undefined) {
+      let resolve!: () => void
+      let reject!: (error: PeerjectError) => void
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      // It may have no listener (the wire awaits sends one by one, or not at all).
+      promise.catch(() => undefined)
+      this.#heldSent = { promise, resolve, reject }
+    }
+    return this.#heldSent.promise
+  }
+
+  /** The creator spoke: what was held goes out, in order. */
+  #release(): void {
+    const held = this.#held ?? []
+    const sent = this.#heldSent
+    this.#held = undefined
+    this.#heldSent = undefined
+    try {
+      for (const bytes of held) this.#channel.send(bytes)
+    } catch (error) {
+      sent?.reject(
+        new PeerjectError('ERR_CLOSED', 'the data channel refused the message; it is closing', {
+          cause: error,
+        }),
+      )
+      return
+    }
+    sent?.resolve()
+  }
+
   #finish(reason: PeerjectError | undefined): void {
     this.#state = 'closed'
     this.#closeReason = reason
+    this.#held = undefined
+    const held = this.#heldSent
+    this.#heldSent = undefined
+    held?.reject(this.#closedError())
     if (this.#pollMs === undefined)
       this.#channel.removeEventListener('bufferedamountlow', this.#onLow)
     this.#stopPolling()

@@ -490,6 +490,8 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
         ? {}
         : { pollMs: platform.bufferedAmountPollMs }),
       closeUnderlying: () => link.conn.close(),
+      // The dialer created the channel: the accepting side waits for its first message.
+      speaksSecond: !link.outgoing,
     })
     link.transport = transport
     for (const data of link.early.splice(0)) this.#receive(remote, transport, data)

@@ -96,6 +96,8 @@ export function connectSimplePeer(options: SimplePeerOptions): SimplePeerConnect
           destroyed = true
           peer.destroy()
         },
+        // The initiator created the channel: the other side waits for its first message.
+        speaksSecond: !options.initiator,
       })
       for (const bytes of early.splice(0)) transport.receive(bytes)
       settled = true

@@ -168,9 +168,11 @@ describe('PeerJS adapter (node-datachannel, real PeerServer)', () => {
     const atA = collect(ab)
     const atB = collect(ba)
 
-    // Small, then 200 KiB, then many small ones in order, in both directions.
-    await ab.send(new Uint8Array([1, 2, 3]))
+    // Small, then 200 KiB, then many small ones in order, in both directions. B dialed, so B speaks
+    // first: A, which accepted, holds what it sends until B's first message (as the wire's HELLO).
+    const first = ab.send(new Uint8Array([1, 2, 3]))
     await ba.send(new Uint8Array([4, 5]))
+    await first
     const big = pattern(200 * 1024, 7)
     await ab.send(big)
     await ba.send(pattern(200 * 1024, 9))
@@ -219,8 +221,13 @@ describe('PeerJS adapter (node-datachannel, real PeerServer)', () => {
     }
     const [x, y] = peers
     if (x === undefined || y === undefined) throw new Error('unreachable')
-    const atY = collect(y.opened.get(x.connector.self) as Transport)
-    await x.opened.get(y.connector.self)?.send(new Uint8Array([42]))
+    const yx = y.opened.get(x.connector.self) as Transport
+    const atY = collect(yx)
+    // Both speak: whichever of the two accepted the connection sends once the dialer spoke.
+    await Promise.all([
+      x.opened.get(y.connector.self)?.send(new Uint8Array([42])),
+      yx.send(new Uint8Array([43])),
+    ])
     expect([...((await atY.next(1))[0] ?? [])]).toEqual([42])
     for (const p of peers) p.connector.close()
   })
