@@ -15,9 +15,10 @@
  * dialed by the smaller PeerServer id survives (both sides decide alike).
  *
  * Failed handshakes: a connection whose data channel opened but over which the peer's HELLO never
- * came (seen about once in a hundred Chromium↔Node connections on a loaded machine) is dialed
- * again, up to {@link MAX_REDIALS} times per peer, by whichever side saw the failure (`retry`, called
- * by the room). The new connection carries `metadata: { redial: true }`, and the other side lets it
+ * came (about one in fifty Node-dialed Chromium connections, until the accepting side was made to
+ * speak second: `speaksSecond` in data-channel.ts; this stays as the safety net) is dialed again,
+ * up to {@link MAX_REDIALS} times per peer, by whichever side saw the failure (`retry`, called by
+ * the room). The new connection carries `metadata: { redial: true }`, and the other side lets it
  * replace the connection it holds to that peer (which the dialer has given up), open or not; only
  * when both sides dial at once does the glare rule above decide.
  *
