@@ -84,7 +84,9 @@ export class BenchSide {
   readonly #connector: Connector
   readonly #rawLinks = new Map<PeerId, Promise<Transport>>()
   readonly #rawWaiters = new Map<PeerId, (transport: Transport) => void>()
-  #rawHandler: (bytes: Uint8Array) => void = () => undefined
+  /** Resolves on the other side's greeting over the raw link (see `connect`). */
+  readonly #rawGreeted: Promise<void>
+  #rawHandler: (bytes: Uint8Array) => void
   #peer: Peer | undefined
   #raw: Transport | undefined
   #pending: Pending | undefined
@@ -97,6 +99,12 @@ export class BenchSide {
   private constructor(room: Room, connector: Connector) {
     this.room = room
     this.#connector = connector
+    let greeted!: () => void
+    this.#rawGreeted = new Promise((resolve) => (greeted = resolve))
+    this.#rawHandler = () => {
+      this.#rawHandler = () => undefined
+      greeted()
+    }
     // Kept for failure messages: why the connection under measurement went away.
     room.on('leave', (_peer, reason) => this.#events.push(`leave: ${describe(reason)}`))
     room.on('error', (error) => this.#events.push(`error: ${describe(error)}`))
@@ -136,6 +144,10 @@ export class BenchSide {
     let link = this.#rawLinks.get(rawId as PeerId)
     link ??= new Promise<Transport>((resolve) => this.#rawWaiters.set(rawId as PeerId, resolve))
     this.#raw = await link
+    // The raw link is a bare transport, and the side that received its channel sends only after
+    // the creator spoke (ChannelTransport's `speaksSecond`): both greet once, as wire HELLOs do.
+    void this.#raw.send(new Uint8Array([0])).catch(() => undefined)
+    await this.#rawGreeted
     return { chunkBytes: this.#peer.wire.chunkBytes, rawMaxMessageSize: this.#raw.maxMessageSize }
   }
 
