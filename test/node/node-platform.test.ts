@@ -22,25 +22,52 @@ function make(Implementation: typeof RTCPeerConnection): Connection {
 
 const setups = (sdp: string | undefined): string[] => sdp?.match(/^a=setup:\w+/gm) ?? []
 
-/** Connects `offerer` to `answerer` (trickle, candidates without node-datachannel's `a=`), returns the SDPs. */
+/**
+ * Connects `offerer` to `answerer` (trickle; candidates without node-datachannel's `a=`, and kept
+ * until the receiving side has the remote description, as simple-peer and peerjs do), returns the
+ * SDPs and the first message. Rejects if either connection fails.
+ */
 async function connect(
   offerer: Connection,
   answerer: Connection,
 ): Promise<{ offer: string; answer: string; message: string }> {
+  const ready = new Set<Connection>()
+  const waiting = new Map<Connection, RTCIceCandidateInit[]>([
+    [offerer, []],
+    [answerer, []],
+  ])
+  const add = (to: Connection, candidate: RTCIceCandidateInit): void => {
+    if (ready.has(to)) void to.addIceCandidate(candidate).catch(() => {})
+    else waiting.get(to)?.push(candidate)
+  }
+  const remoteSet = (connection: Connection): void => {
+    ready.add(connection)
+    for (const candidate of waiting.get(connection)?.splice(0) ?? []) add(connection, candidate)
+  }
   const relay = (from: Connection, to: Connection): void => {
     from.addEventListener('icecandidate', (event) => {
       const candidate = (event as RTCPeerConnectionIceEvent).candidate
       if (candidate === null) return
-      void to
-        .addIceCandidate({
-          candidate: candidate.candidate.replace(/^a=/, ''),
-          sdpMid: candidate.sdpMid,
-        })
-        .catch(() => {})
+      add(to, { candidate: candidate.candidate.replace(/^a=/, ''), sdpMid: candidate.sdpMid })
     })
   }
   relay(offerer, answerer)
   relay(answerer, offerer)
+  const failed = new Promise<never>((_, reject) => {
+    for (const connection of [offerer, answerer]) {
+      connection.addEventListener('connectionstatechange', () => {
+        if (connection.connectionState === 'failed') reject(new Error('the connection failed'))
+      })
+    }
+  })
+  return Promise.race([failed, exchange(offerer, answerer, remoteSet)])
+}
+
+async function exchange(
+  offerer: Connection,
+  answerer: Connection,
+  remoteSet: (connection: Connection) => void,
+): Promise<{ offer: string; answer: string; message: string }> {
   const channel = offerer.createDataChannel('x')
   const arrived = new Promise<RTCDataChannel>((resolve) =>
     answerer.addEventListener('datachannel', (event) =>
@@ -50,9 +77,11 @@ async function connect(
   const offer = await offerer.createOffer()
   await offerer.setLocalDescription(offer)
   await answerer.setRemoteDescription({ type: 'offer', sdp: offer.sdp ?? '' })
+  remoteSet(answerer)
   const answer = await answerer.createAnswer()
   await answerer.setLocalDescription(answer)
   await offerer.setRemoteDescription({ type: 'answer', sdp: answer.sdp ?? '' })
+  remoteSet(offerer)
   const remote = await arrived
   const message = new Promise<string>((resolve) =>
     remote.addEventListener('message', (event) => resolve(String((event as MessageEvent).data))),
@@ -62,6 +91,30 @@ async function connect(
   }
   channel.send('over DTLS')
   return { offer: offer.sdp ?? '', answer: answer.sdp ?? '', message: await message }
+}
+
+/**
+ * {@link connect} with up to three attempts of 10 s each. libdatachannel's own early-failure race
+ * (docs/architecture.md, "Connection attempts") can leave a connection stuck in `connecting`, with
+ * no event to wait for: the mesh retries such attempts too.
+ */
+async function connectPair(
+  Offerer: typeof RTCPeerConnection,
+  Answerer: typeof RTCPeerConnection,
+): Promise<{ offer: string; answer: string; message: string }> {
+  for (let attempt = 1; ; attempt++) {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no connection within 10 s')), 10_000)
+    })
+    try {
+      return await Promise.race([connect(make(Offerer), make(Answerer)), stuck])
+    } catch (error) {
+      if (attempt === 3) throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 }
 
 describe('offererIsDtlsClient', () => {
@@ -78,7 +131,7 @@ describe('offererIsDtlsClient', () => {
 describe('the node-datachannel adapter over real WebRTC', () => {
   it('offers setup:active, so the answer is passive, and the connection carries data', async () => {
     const { webrtc } = await loadNodePlatform('node-datachannel')
-    const result = await connect(make(webrtc.RTCPeerConnection), make(webrtc.RTCPeerConnection))
+    const result = await connectPair(webrtc.RTCPeerConnection, webrtc.RTCPeerConnection)
     expect(setups(result.offer)).toEqual(['a=setup:active'])
     expect(setups(result.answer)).toEqual(['a=setup:passive'])
     expect(result.message).toBe('over DTLS')
@@ -87,7 +140,7 @@ describe('the node-datachannel adapter over real WebRTC', () => {
   it('answers an actpass offer (as a browser sends it) as libdatachannel chooses, and works', async () => {
     const { webrtc } = await loadNodePlatform('node-datachannel')
     const Plain = ndc.RTCPeerConnection as unknown as typeof RTCPeerConnection
-    const result = await connect(make(Plain), make(webrtc.RTCPeerConnection))
+    const result = await connectPair(Plain, webrtc.RTCPeerConnection)
     expect(setups(result.offer)).toEqual(['a=setup:actpass'])
     expect(setups(result.answer)).toEqual(['a=setup:active'])
     expect(result.message).toBe('over DTLS')
