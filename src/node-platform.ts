@@ -19,8 +19,9 @@ const CHANNEL_CLOSE_WAIT_MS = 1000
  * answer; the offerer drops it and the handshake waits for DTLS's one-second retransmission (half
  * of all Node↔Node connections here, see docs/architecture.md, "Connection time"). The offerer
  * cannot be early: it connects ICE only once it holds the answer, and the answerer has set both
- * descriptions before it sends that answer. Applied to the offers a Node peer sends and to those
- * it receives (from a browser too), so whoever offers, the offerer is the DTLS client.
+ * descriptions before it sends that answer. Applied to the offers a Node peer sends only: offers
+ * from a browser keep `actpass` (Chromium, as the DTLS server then, keeps a ClientHello that comes
+ * early; libdatachannel as the server does not).
  */
 export function offererIsDtlsClient(sdp: string): string {
   return sdp.replace(/^a=setup:actpass(\r?)$/gm, 'a=setup:active$1')
@@ -29,10 +30,10 @@ export function offererIsDtlsClient(sdp: string): string {
 /**
  * Adapts node-datachannel's RTCPeerConnection to what simple-peer expects of a browser's:
  * its session descriptions are read-only objects, and simple-peer edits them: hand out plain
- * `{ type, sdp }` copies, and makes the offerer the DTLS client ({@link offererIsDtlsClient}).
- * (Occasional early failures of node-datachannel connections are retried
- * by the mesh: see docs/architecture.md, "Connection attempts".) It also closes a connection's data
- * channels before the connection itself (see `close`).
+ * `{ type, sdp }` copies, and makes its offers start DTLS ({@link offererIsDtlsClient}).
+ * (Occasional early failures of node-datachannel connections are retried by the mesh: see
+ * docs/architecture.md, "Connection attempts".) It also closes a connection's data channels before
+ * the connection itself (see `close`).
  */
 function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementation {
   // The DOM typings declare legacy callback overloads; only the promise forms exist here.
