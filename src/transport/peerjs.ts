@@ -432,12 +432,10 @@ class PeerJsConnector extends Emitter<ConnectorEvents> implements Connector {
     )
     if (decision === 'refuse') return refuse()
     if (existing !== undefined) {
-      this.#links.delete(remote)
-      clearTimeout(existing.timer)
       existing.transport?.closed(
         new PeerjectError('ERR_PEER_LEFT', `peer ${remote} replaced its connection`),
       )
-      existing.conn.close()
+      this.#drop(remote, existing)
     }
     this.#track(remote, conn, false)
   }

@@ -11,7 +11,6 @@ import type { Page } from 'playwright-core'
 import { joinRoom } from '../../src/node.js'
 import { RpcTarget, isStub } from '../../src/index.js'
 import type { Peer, Room } from '../../src/index.js'
-import { Codec } from '../../src/codec/index.js'
 import { isPeerjectError } from '../../src/errors.js'
 import type { PeerId } from '../../src/ids.js'
 import type { SignalingServer } from '../../signaling/index.js'
@@ -19,6 +18,7 @@ import { startSignaling } from '../helpers/signaling.js'
 import { startBrowser } from '../helpers/browser.js'
 import type { BrowserFixture } from '../helpers/browser.js'
 import { waitForLeave, waitForPeers } from '../helpers/events.js'
+import { rpcTags } from '../helpers/rpc-tags.js'
 
 const ROOM = 'browser-refs'
 let server: SignalingServer
@@ -244,18 +244,6 @@ describe('references between Chromium and Node over real WebRTC', () => {
 
   it('pipelining from the page: three dependent calls arrive back to back, one reply', async () => {
     const toPage = link(node, idA)
-    const codec = new Codec()
-    const hooks = { export: () => null, import: () => null }
-    // The tags of one channel message: one rpc message, or a batch of them (docs/rpc.md). Releases
-    // are left out: those of stubs from earlier tests (collected whenever the garbage collector
-    // runs) leave with the next message and may share the window.
-    const tags = (bytes: Uint8Array): string[] => {
-      const message = codec.decode(bytes, hooks) as unknown[]
-      const all = Array.isArray(message[0])
-        ? (message as Array<[string]>).map((inner) => inner[0])
-        : [message[0] as string]
-      return all.filter((tag) => tag !== 'release')
-    }
     const received: string[] = []
     const sent: string[] = []
     await run(
@@ -266,11 +254,11 @@ describe('references between Chromium and Node over real WebRTC', () => {
     const original = toPage.wire.sendMessage.bind(toPage.wire)
     toPage.wire.sendMessage = (channel, bytes, options) => {
       if (channel === 1 && bytes instanceof Uint8Array)
-        for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
+        for (const t of rpcTags(bytes)) sent.push(`${received.length}:${t}`)
       return original(channel, bytes, options)
     }
     const off = toPage.wire.on('message', (channel, bytes) => {
-      if (channel === 1) received.push(...tags(bytes))
+      if (channel === 1) received.push(...rpcTags(bytes))
     })
     try {
       expect(await run(pageA, `async () => window.chain.user(1).profile().name()`)).toBe('user 1')

@@ -27,6 +27,7 @@ import { Codec } from '../../src/codec/index.js'
 import { isPeerjectError, type PeerjectError } from '../../src/errors.js'
 import { useSignaling } from '../helpers/signaling.js'
 import { waitForLeave, waitForPeers } from '../helpers/events.js'
+import { rpcTags } from '../helpers/rpc-tags.js'
 import { rejection as failure } from '../helpers/rejection.js'
 
 const RPC = 1
@@ -312,29 +313,17 @@ describe('references between Node peers over real WebRTC', () => {
     const toB = link(a, b)
     const chain = toB.resolve<{ user(id: number): { profile(): { name(): string } } }>('chain')
     await toB.list() // the resolve went out; the log starts clean
-    const codec = new Codec()
     const sent: string[] = []
     const received: string[] = []
-    const hooks = { export: () => null, import: () => null }
-    // The tags of one channel message: one rpc message, or a batch of them (docs/rpc.md). Releases
-    // are left out: those of stubs from earlier tests (collected whenever the garbage collector
-    // runs) leave with the next message and may share the window.
-    const tags = (bytes: Uint8Array): string[] => {
-      const message = codec.decode(bytes, hooks) as unknown[]
-      const all = Array.isArray(message[0])
-        ? (message as Array<[string]>).map((inner) => inner[0])
-        : [message[0] as string]
-      return all.filter((tag) => tag !== 'release')
-    }
     const original = toB.wire.sendMessage.bind(toB.wire)
     toB.wire.sendMessage = (channel, bytes, options) => {
       if (channel === RPC && bytes instanceof Uint8Array) {
-        for (const t of tags(bytes)) sent.push(`${received.length}:${t}`)
+        for (const t of rpcTags(bytes)) sent.push(`${received.length}:${t}`)
       }
       return original(channel, bytes, options)
     }
     const off = toB.wire.on('message', (channel, bytes) => {
-      if (channel === RPC) received.push(...tags(bytes))
+      if (channel === RPC) received.push(...rpcTags(bytes))
     })
     try {
       expect(await chain.user(1).profile().name()).toBe('user 1')
