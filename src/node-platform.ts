@@ -40,6 +40,7 @@ function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementatio
   const Base = impl.RTCPeerConnection as unknown as new (configuration?: RTCConfiguration) => {
     createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>
     createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
+    get localDescription(): RTCSessionDescriptionInit | null
   }
   class NodeDataChannelPeerConnection extends Base {
     readonly #channels = new Set<RTCDataChannel>()
@@ -94,8 +95,22 @@ function nodeDataChannelAdapter(impl: WebRtcImplementation): WebRtcImplementatio
 
     override async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
       const description = await super.createOffer(options)
-      // The polyfill applies only the type of a local offer, so this SDP is what the peer gets.
       return { type: description.type, sdp: offererIsDtlsClient(description.sdp ?? '') }
+    }
+
+    /**
+     * What the peer gets: simple-peer signals `localDescription` (not what `createOffer` returned),
+     * and the polyfill applies only the type of a local offer, so libdatachannel's own description
+     * still says `actpass`: an offer's is rewritten here too.
+     */
+    override get localDescription(): RTCSessionDescriptionInit | null {
+      const description = super.localDescription
+      if (description === null || description.type === undefined) return description
+      const sdp = description.sdp ?? ''
+      return {
+        type: description.type,
+        sdp: description.type === 'offer' ? offererIsDtlsClient(sdp) : sdp,
+      }
     }
     override async createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit> {
       const description = await super.createAnswer(options)

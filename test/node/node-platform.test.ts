@@ -2,11 +2,17 @@
  * The Node platform's node-datachannel adapter over real WebRTC (two connections in this process,
  * signaled by hand): a Node offerer is the DTLS client, so the answerer's ClientHello can never
  * reach an offerer that has not applied the answer yet (docs/architecture.md, "Connection time");
- * offers from elsewhere (a browser's `actpass`) are answered as libdatachannel chooses.
+ * offers from elsewhere (a browser's `actpass`) are answered as libdatachannel chooses. Also through a
+ * room, where simple-peer signals `localDescription` rather than what `createOffer` returned.
  */
 import * as ndc from 'node-datachannel/polyfill'
 import { afterEach, describe, expect, it } from 'vitest'
+import { joinRoom } from '../../src/node.js'
 import { loadNodePlatform, offererIsDtlsClient } from '../../src/node-platform.js'
+import { useSignaling } from '../helpers/signaling.js'
+import { waitForPeers } from '../helpers/events.js'
+
+const server = useSignaling()
 
 type Connection = RTCPeerConnection
 const opened: Connection[] = []
@@ -74,13 +80,14 @@ async function exchange(
       resolve((event as RTCDataChannelEvent).channel),
     ),
   )
-  const offer = await offerer.createOffer()
-  await offerer.setLocalDescription(offer)
-  await answerer.setRemoteDescription({ type: 'offer', sdp: offer.sdp ?? '' })
+  // What is sent is `localDescription` once set, as simple-peer (and most apps) signal it.
+  await offerer.setLocalDescription(await offerer.createOffer())
+  const offer = offerer.localDescription
+  await answerer.setRemoteDescription({ type: 'offer', sdp: offer?.sdp ?? '' })
   remoteSet(answerer)
-  const answer = await answerer.createAnswer()
-  await answerer.setLocalDescription(answer)
-  await offerer.setRemoteDescription({ type: 'answer', sdp: answer.sdp ?? '' })
+  await answerer.setLocalDescription(await answerer.createAnswer())
+  const answer = answerer.localDescription
+  await offerer.setRemoteDescription({ type: 'answer', sdp: answer?.sdp ?? '' })
   remoteSet(offerer)
   const remote = await arrived
   const message = new Promise<string>((resolve) =>
@@ -90,7 +97,7 @@ async function exchange(
     await new Promise((resolve) => channel.addEventListener('open', resolve, { once: true }))
   }
   channel.send('over DTLS')
-  return { offer: offer.sdp ?? '', answer: answer.sdp ?? '', message: await message }
+  return { offer: offer?.sdp ?? '', answer: answer?.sdp ?? '', message: await message }
 }
 
 /**
@@ -144,5 +151,31 @@ describe('the node-datachannel adapter over real WebRTC', () => {
     expect(setups(result.offer)).toEqual(['a=setup:actpass'])
     expect(setups(result.answer)).toEqual(['a=setup:active'])
     expect(result.message).toBe('over DTLS')
+  })
+})
+
+describe('through a room (simple-peer signals the local description)', () => {
+  it('every offer a Node peer receives says setup:active and every answer passive', async () => {
+    const { webrtc } = await loadNodePlatform('node-datachannel')
+    const received: string[] = []
+    const Adapted = webrtc.RTCPeerConnection
+    class Recording extends Adapted {
+      override async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+        received.push(`${description.type} ${setups(description.sdp).join(' ')}`)
+        return super.setRemoteDescription(description)
+      }
+    }
+    const impl = { ...webrtc, RTCPeerConnection: Recording }
+    const a = await joinRoom({ signaling: server.url, room: 'dtls-roles', webrtc: impl })
+    server.rooms.push(a)
+    const b = await joinRoom({ signaling: server.url, room: 'dtls-roles', webrtc: impl })
+    server.rooms.push(b)
+    await Promise.all([waitForPeers(a, [b.self]), waitForPeers(b, [a.self])])
+    expect(received.length).toBeGreaterThanOrEqual(2)
+    for (const line of received) {
+      expect(line).toBe(
+        line.startsWith('offer') ? 'offer a=setup:active' : 'answer a=setup:passive',
+      )
+    }
   })
 })
