@@ -16,8 +16,9 @@
  * - A transport closing is reported by the transport itself (its listener's `close`), not here.
  * - `retry(peer, transport, error)` (optional) is the room saying that `transport`, given by `open`,
  *   never completed peerject's handshake. `true` means the connector takes care of it: a newer
- *   connection to `peer` already exists or is dialed now, and an `open` or `failed` follows; the
- *   room then reports nothing. `false` means the peer is lost (the room reports `ERR_CONNECT`).
+ *   connection to `peer` already exists or is dialed now, and an `open` or `failed` follows (or
+ *   nothing, if the peer leaves the room meanwhile); the room then reports nothing. `false` means
+ *   the peer is lost (the room reports `ERR_CONNECT`). Both connectors implement it.
  * - `close()` closes every transport and leaves the room. Idempotent.
  */
 import type { Emitter } from './emitter.js'

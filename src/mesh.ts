@@ -6,6 +6,13 @@
  * No ghosts: a peer that signaling reports as gone is closed at once (an ICE timeout would take
  * many seconds), and a connection that does not open in `connectTimeoutMs` is torn down and
  * reported as `failed` (ERR_CONNECT).
+ *
+ * Failed handshakes: a connection that opened, but over which peerject's handshake did not complete
+ * (no HELLO within `helloTimeoutMs`, or the peer closed it first), is replaced by a new one when
+ * the room asks (`retry`), up to {@link MAX_REDIALS} times per peer. The offering side starts the
+ * new connection at once; the answering side asks it to (a `retry` signal). The other side lets
+ * the new connection replace the one it holds, even if that one completed its handshake there (the
+ * room then sees the peer leave and come back). docs/architecture.md, "Connection attempts".
  */
 import type { ConnectorEvents, Connector } from './connector.js'
 import { Emitter } from './emitter.js'
@@ -44,6 +51,12 @@ const MAX_ATTEMPTS = 8
 const HANGING_ATTEMPTS = 3
 
 /**
+ * Times per peer an open connection whose handshake failed is replaced by a new one (`retry`),
+ * asked by either side; a peer cannot make this side reconnect more often than that.
+ */
+export const MAX_REDIALS = 2
+
+/**
  * Signaling payload between two meshes: one attempt's simple-peer data, or (from the answering
  * side) a request to start a new attempt. `gen` numbers the attempts of one pair; only the offering
  * side starts a new one, so both sides always agree on the current attempt.
@@ -68,23 +81,26 @@ interface Link {
   readonly deadline: ReturnType<typeof setTimeout>
 }
 
+/** An open connection to a peer. */
+interface OpenLink {
+  readonly transport: Transport
+  readonly connection: SimplePeerConnection
+  /** The attempt that opened it. */
+  readonly gen: number
+}
+
 class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
   readonly #options: MeshOptions
   readonly #links = new Map<PeerId, Link>()
   /** Peers given up on (`failed` emitted): ignored until signaling reports them gone. */
   readonly #failed = new Set<PeerId>()
+  /** Open connections replaced per peer (see `retry`), until signaling reports the peer gone. */
+  readonly #redials = new Map<PeerId, number>()
   /**
    * Open connections: so a peer that signaling reports gone is closed at once, and so late
    * signals of the attempt that opened (trailing candidates) reach it instead of starting anew.
    */
-  readonly #open = new Map<
-    PeerId,
-    {
-      readonly transport: Transport
-      readonly connection: SimplePeerConnection
-      readonly gen: number
-    }
-  >()
+  readonly #open = new Map<PeerId, OpenLink>()
   #client: SignalingClient | undefined
   #self: PeerId | undefined
   #closed = false
@@ -137,15 +153,49 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
     this.#client?.close()
   }
 
-  /** Starts tracking `peer`: the offering side opens attempt 1 at once, the other waits for it. */
-  #link(peer: PeerId): Link | undefined {
+  /** See the file comment ("Failed handshakes") and the {@link Connector} contract. */
+  retry(peer: PeerId, transport: Transport, error: PeerjectError): boolean {
+    if (this.#closed) return false
+    const open = this.#open.get(peer)
+    // A newer connection is on its way or open already (the peer asked for it first).
+    if (this.#links.has(peer) || (open !== undefined && open.transport !== transport)) return true
+    // No HELLO in time, or the peer closed the connection first: its own HELLO wait ended, and it
+    // asks for a new connection or makes one (a peer that left the room is gone from #open).
+    if (open === undefined || (error.code !== 'ERR_TIMEOUT' && error.code !== 'ERR_PEER_LEFT')) {
+      return false
+    }
+    const link = this.#replace(peer, open, 'connecting again: the handshake failed')
+    if (link === undefined) return false
+    if (!link.initiator)
+      this.#client?.signal(peer, { gen: open.gen, retry: true } satisfies MeshSignal)
+    return true
+  }
+
+  /**
+   * Closes the open connection to `peer` and starts tracking a new one (numbered after it), unless
+   * {@link MAX_REDIALS} were made already. The offering side dials at once.
+   */
+  #replace(peer: PeerId, open: OpenLink, why: string): Link | undefined {
+    const redials = this.#redials.get(peer) ?? 0
+    if (redials >= MAX_REDIALS) return undefined
+    this.#redials.set(peer, redials + 1)
+    this.#open.delete(peer)
+    open.connection.destroy(new PeerjectError('ERR_CLOSED', `peer ${peer}: ${why}`))
+    return this.#link(peer, open.gen)
+  }
+
+  /**
+   * Starts tracking `peer`: the offering side opens the attempt after `gen` at once, the other
+   * waits for it.
+   */
+  #link(peer: PeerId, gen = 0): Link | undefined {
     if (this.#closed || this.#self === undefined || peer === this.#self) return undefined
     if (this.#failed.has(peer) || this.#open.get(peer)?.transport.state === 'open') return undefined
     const existing = this.#links.get(peer)
     if (existing !== undefined) return existing
     const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     const link: Link = {
-      gen: 0,
+      gen,
       attempts: 0,
       connection: undefined,
       initiator: this.#self < peer,
@@ -158,7 +208,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
       }, timeoutMs),
     }
     this.#links.set(peer, link)
-    if (link.initiator) this.#attempt(peer, link, 1)
+    if (link.initiator) this.#attempt(peer, link, gen + 1)
     return link
   }
 
@@ -167,11 +217,21 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
     if (signal === undefined) return
     const open = this.#open.get(from)
     if (open !== undefined && open.transport.state === 'open') {
+      const offering = this.#self !== undefined && this.#self < from
       if (signal.gen === open.gen && 'data' in signal) open.connection.signal(signal.data)
+      else if (signal.gen === open.gen && offering) {
+        // The answering side's handshake over this connection failed: it asks for a new one.
+        this.#replace(from, open, 'it asked to connect again')
+      } else if (signal.gen > open.gen && !offering && 'data' in signal) {
+        // The offering side's handshake failed and it started a new connection: take it.
+        if (this.#replace(from, open, 'it connected again') !== undefined)
+          this.#onSignal(from, payload)
+      }
       return
     }
     this.#open.delete(from)
-    const link = this.#links.get(from) ?? this.#link(from)
+    // Attempts after a closed connection are numbered after it, as both sides number them.
+    const link = this.#links.get(from) ?? this.#link(from, open?.gen ?? 0)
     if (link === undefined) return
     if ('retry' in signal) {
       if (link.initiator && signal.gen === link.gen) this.#retry(from, link)
@@ -258,6 +318,7 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
 
   #drop(peer: PeerId): void {
     this.#failed.delete(peer)
+    this.#redials.delete(peer)
     const link = this.#links.get(peer)
     if (link === undefined) {
       const open = this.#open.get(peer)

@@ -10,6 +10,8 @@ import { startSignaling, useSignaling } from '../helpers/signaling.js'
 import { nextMessage, waitForLeave, waitForPeers } from '../helpers/events.js'
 import { ROOT, runModule } from '../helpers/child.js'
 import { closedPort } from '../helpers/ports.js'
+import { deafWebRtc } from '../helpers/deaf-webrtc.js'
+import { MAX_REDIALS } from '../../src/mesh.js'
 
 const server = useSignaling()
 const { rooms } = server
@@ -141,6 +143,71 @@ describe('connection failures', () => {
     } finally {
       silent.close()
     }
+  })
+})
+
+describe('a connection whose handshake fails is replaced', () => {
+  /** Joins `name` with node-datachannel whose first `deaf` channels hear nothing. */
+  async function joinDeaf(name: string, deaf: number) {
+    const webrtc = await deafWebRtc(deaf)
+    const room = await joinRoom({
+      signaling: server.url,
+      room: name,
+      webrtc: webrtc.impl,
+      limits: { helloTimeoutMs: 1500 },
+    })
+    rooms.push(room)
+    const reported: string[] = []
+    room.on('leave', (peer) => reported.push(`leave ${typeof peer === 'string' ? peer : peer.id}`))
+    room.on('error', (error) => reported.push(`error ${error.code}`))
+    return { room, webrtc, reported }
+  }
+
+  it('whichever side offers, a peer that never hears the HELLO connects again and the two meet', async () => {
+    // The side whose id sorts first offers; ids are the server's (random): new pairs are joined
+    // until the deaf peer has been on both sides.
+    const covered = new Set<string>()
+    for (let pair = 0; covered.size < 2 && pair < 20; pair++) {
+      const a = await join(`replace-${pair}`, 'node-datachannel')
+      const b = await joinDeaf(`replace-${pair}`, 1)
+      const role = b.room.self < a.self ? 'the deaf peer offers' : 'the deaf peer answers'
+      if (covered.has(role)) {
+        a.leave()
+        b.room.leave()
+        continue
+      }
+      covered.add(role)
+      await waitForPeers(b.room, [a.self])
+      await waitForPeers(a, [b.room.self])
+      // One deaf channel, then one that works; nothing of the failed one reached B's user.
+      expect(b.webrtc.opened(), role).toBe(2)
+      expect(b.reported, role).toEqual([])
+      const atA = nextMessage(a, (v) => v === 'from b')
+      await b.room.peers.get(a.self)?.send('from b')
+      expect((await atA).from.id, role).toBe(b.room.self)
+      const atB = nextMessage(b.room, (v) => v === 'from a')
+      await a.peers.get(b.room.self)?.send('from a')
+      expect((await atB).from.id, role).toBe(a.self)
+      expect(a.peers.size).toBe(1)
+      a.leave()
+      b.room.leave()
+    }
+    expect([...covered].sort()).toEqual(['the deaf peer answers', 'the deaf peer offers'])
+  })
+
+  it(`after ${MAX_REDIALS} new connections the peer is reported failed with ERR_CONNECT`, async () => {
+    const a = await join('replace-cap', 'node-datachannel')
+    const b = await joinDeaf('replace-cap', Infinity)
+    const failure = await waitForPeers(b.room, [a.self]).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(failure).toBeInstanceOf(Error)
+    const reason = (failure as Error).cause
+    expect(isPeerjectError(reason) && reason.code).toBe('ERR_CONNECT')
+    expect(b.webrtc.opened()).toBe(MAX_REDIALS + 1)
+    // The last handshake's own error, then the leave (whose reason is the ERR_CONNECT above).
+    expect(b.reported).toEqual(['error ERR_TIMEOUT', `leave ${a.self}`])
   })
 })
 

@@ -16,7 +16,7 @@ import type { CodeOptions, Room } from '../../src/index.js'
 import { isPeerjectError } from '../../src/errors.js'
 import type { PeerId } from '../../src/ids.js'
 import type { WebRtcImplementation } from '../../src/platform.js'
-import { loadNodePlatform } from '../../src/node-platform.js'
+import { deafWebRtc } from '../helpers/deaf-webrtc.js'
 import { MAX_REDIALS } from '../../src/transport/peerjs.js'
 import { startPeerServer } from '../helpers/peer-server.js'
 import type { RunningPeerServer } from '../helpers/peer-server.js'
@@ -235,34 +235,6 @@ describe('rooms through a PeerServer (node-datachannel)', () => {
   })
 })
 
-/**
- * node-datachannel whose first `deaf` data channels this peer creates never deliver a message: the
- * channel opens and sends, but the peer's HELLO is never heard (what a failed handshake looks like).
- */
-async function deafWebRtc(
-  deaf: number,
-): Promise<{ impl: WebRtcImplementation; channels(): number }> {
-  const { webrtc } = await loadNodePlatform('node-datachannel')
-  let channels = 0
-  const Base = webrtc.RTCPeerConnection as unknown as new (
-    config?: RTCConfiguration,
-  ) => RTCPeerConnection
-  class DeafPeerConnection extends Base {
-    override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
-      const channel = super.createDataChannel(label, init)
-      if (++channels <= deaf) {
-        const dispatch = channel.dispatchEvent.bind(channel)
-        channel.dispatchEvent = (event) => event.type === 'message' || dispatch(event)
-      }
-      return channel
-    }
-  }
-  return {
-    impl: { ...webrtc, RTCPeerConnection: DeafPeerConnection as typeof RTCPeerConnection },
-    channels: () => channels,
-  }
-}
-
 describe('a connection whose handshake fails is dialed again', () => {
   const options = (name: string, webrtc: WebRtcImplementation) => ({
     room: name,
@@ -280,7 +252,7 @@ describe('a connection whose handshake fails is dialed again', () => {
     b.on('leave', (peer) => reported.push(`leave ${typeof peer === 'string' ? peer : peer.id}`))
     b.on('error', (error) => reported.push(`error ${error.code}`))
     await waitForPeers(b, [a.room.self])
-    expect(deaf.channels()).toBe(2)
+    expect(deaf.opened()).toBe(2)
     // The failed first attempt reached no one on B's side.
     expect(reported).toEqual([])
     // A heard B's HELLO the first time (B was deaf, not mute), so A saw B come, go and come back;
@@ -308,7 +280,7 @@ describe('a connection whose handshake fails is dialed again', () => {
     expect(failure).toBeInstanceOf(Error)
     const reason = (failure as Error).cause
     expect(isPeerjectError(reason) && reason.code).toBe('ERR_CONNECT')
-    expect(deaf.channels()).toBe(MAX_REDIALS + 1)
+    expect(deaf.opened()).toBe(MAX_REDIALS + 1)
     expect(errors).toHaveLength(1)
   })
 })
