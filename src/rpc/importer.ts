@@ -61,6 +61,12 @@ interface ImportRecord {
   readonly id: number
   count: number
   handle: WeakRef<Handle> | undefined
+  /**
+   * An answer's handle until the next `commit`, held strongly instead of through `handle`: most
+   * answers are pulled by then (`await stub.method()`), and their waiter holds the handle, so they
+   * never need a WeakRef (one less allocation, and one less object kept for the job, per call).
+   */
+  young: Handle | undefined
   generation: number
   /** Whether the finalization registry watches the handle (answers join it late, see `commit`). */
   registered: boolean
@@ -134,7 +140,7 @@ export class Importer implements StubHost {
     const record = this.#records.get(id)
     if (record !== undefined) {
       record.count++
-      const live = record.handle?.deref()
+      const live = liveHandle(record)
       if (live !== undefined) return live.root()
       return this.#attach(record, shape, `reference ${id} from peer ${this.#io.peer}`).root()
     }
@@ -149,6 +155,7 @@ export class Importer implements StubHost {
       id,
       count: 1,
       handle: undefined,
+      young: undefined,
       generation: 0,
       registered: false,
     }
@@ -208,9 +215,13 @@ export class Importer implements StubHost {
     this.#young = []
     for (const handle of young) {
       const id = handle.id
-      if (id === undefined || this.#waiters.has(id)) continue
-      const record = this.#records.get(id)
-      if (record !== undefined && record.handle?.deref() === handle) this.#register(record, handle)
+      const record = id === undefined ? undefined : this.#records.get(id)
+      if (record === undefined || record.young !== handle) continue
+      record.young = undefined
+      // Pulled: its waiter holds the handle until the reply drops the record.
+      if (this.#waiters.has(record.id)) continue
+      record.handle = new WeakRef(handle)
+      this.#register(record, handle)
     }
   }
 
@@ -253,7 +264,7 @@ export class Importer implements StubHost {
     for (const id of [...this.#waiters.keys()]) this.#settle(id, false, error, true)
     this.#waiters.clear()
     for (const record of this.#records.values()) {
-      const handle = record.handle?.deref()
+      const handle = liveHandle(record)
       if (handle !== undefined) handle.kill(error)
       if (record.registered) this.#finalizer.unregister(record)
     }
@@ -283,7 +294,7 @@ export class Importer implements StubHost {
     }
     if (waitersOnly) return false
     const record = this.#records.get(id)
-    const handle = record?.handle?.deref()
+    const handle = record === undefined ? undefined : liveHandle(record)
     if (record !== undefined && handle?.kind === 'answer') {
       this.#drop(record, true)
       handle.settle(ok, value)
@@ -456,15 +467,17 @@ export class Importer implements StubHost {
     deadline?: number,
   ): Handle {
     const handle = new Handle(this, kind, shape, id, label, options, deadline)
+    const answer = kind === 'answer'
     const record: ImportRecord = {
       id,
       count: 1,
-      handle: new WeakRef(handle),
+      handle: answer ? undefined : new WeakRef(handle),
+      young: answer ? handle : undefined,
       generation: 0,
       registered: false,
     }
     this.#records.set(id, record)
-    if (kind === 'answer') this.#young.push(handle)
+    if (answer) this.#young.push(handle)
     else this.#register(record, handle)
     return handle
   }
@@ -512,6 +525,11 @@ export class Importer implements StubHost {
     handle.kill(error)
     return handle
   }
+}
+
+/** The record's handle while it lives (an answer's before `commit`, else through its WeakRef). */
+function liveHandle(record: ImportRecord): Handle | undefined {
+  return record.young ?? record.handle?.deref()
 }
 
 function aborted(options: CallOptions | undefined, label: Label): PeerjectError | undefined {
