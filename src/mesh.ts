@@ -164,7 +164,11 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
     if (open === undefined || (error.code !== 'ERR_TIMEOUT' && error.code !== 'ERR_PEER_LEFT')) {
       return false
     }
-    const link = this.#replace(peer, open, 'connecting again: the handshake failed')
+    const link = this.#replace(
+      peer,
+      open,
+      new PeerjectError('ERR_CLOSED', `connecting to peer ${peer} again: the handshake failed`),
+    )
     if (link === undefined) return false
     if (!link.initiator)
       this.#client?.signal(peer, { gen: open.gen, retry: true } satisfies MeshSignal)
@@ -175,12 +179,12 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
    * Closes the open connection to `peer` and starts tracking a new one (numbered after it), unless
    * {@link MAX_REDIALS} were made already. The offering side dials at once.
    */
-  #replace(peer: PeerId, open: OpenLink, why: string): Link | undefined {
+  #replace(peer: PeerId, open: OpenLink, reason: PeerjectError): Link | undefined {
     const redials = this.#redials.get(peer) ?? 0
     if (redials >= MAX_REDIALS) return undefined
     this.#redials.set(peer, redials + 1)
     this.#open.delete(peer)
-    open.connection.destroy(new PeerjectError('ERR_CLOSED', `peer ${peer}: ${why}`))
+    open.connection.destroy(reason)
     return this.#link(peer, open.gen)
   }
 
@@ -221,11 +225,10 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
       if (signal.gen === open.gen && 'data' in signal) open.connection.signal(signal.data)
       else if (signal.gen === open.gen && offering) {
         // The answering side's handshake over this connection failed: it asks for a new one.
-        this.#replace(from, open, 'it asked to connect again')
+        this.#replace(from, open, replaced(from))
       } else if (signal.gen > open.gen && !offering && 'data' in signal) {
         // The offering side's handshake failed and it started a new connection: take it.
-        if (this.#replace(from, open, 'it connected again') !== undefined)
-          this.#onSignal(from, payload)
+        if (this.#replace(from, open, replaced(from)) !== undefined) this.#onSignal(from, payload)
       }
       return
     }
@@ -330,6 +333,14 @@ class MeshConnector extends Emitter<ConnectorEvents> implements Connector {
     clearTimeout(link.deadline)
     link.connection?.destroy()
   }
+}
+
+/** Why a connection the peer gave up on is closed here (its room then sees the peer leave). */
+function replaced(peer: PeerId): PeerjectError {
+  return new PeerjectError(
+    'ERR_PEER_LEFT',
+    `peer ${peer} replaced its connection (its handshake over it failed)`,
+  )
 }
 
 /** Creates the default connector (signaling server + simple-peer). */

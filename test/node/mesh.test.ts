@@ -177,11 +177,27 @@ describe('a connection whose handshake fails is replaced', () => {
         continue
       }
       covered.add(role)
+      const seenByA: string[] = []
+      a.on('leave', (peer, reason) => {
+        seenByA.push(`leave ${typeof peer === 'string' ? peer : peer.id} ${reason?.code}`)
+      })
+      a.on('error', (error) => seenByA.push(`error ${error.code}`))
       await waitForPeers(b.room, [a.self])
       await waitForPeers(a, [b.room.self])
       // One deaf channel, then one that works; nothing of the failed one reached B's user.
       expect(b.webrtc.opened(), role).toBe(2)
       expect(b.reported, role).toEqual([])
+      // A heard the offering deaf peer's HELLO, so it saw that peer leave and come back (the leave's
+      // reason: the peer's own ERR_TIMEOUT, which it reports as it gives up, or, had that not come
+      // first, the replacement); a deaf answering peer never spoke, so A had nothing to report.
+      if (role === 'the deaf peer offers') {
+        expect(seenByA, role).toHaveLength(1)
+        expect(seenByA[0], role).toMatch(
+          new RegExp(`^leave ${b.room.self} (ERR_TIMEOUT|ERR_PEER_LEFT)$`),
+        )
+      } else {
+        expect(seenByA, role).toEqual([])
+      }
       const atA = nextMessage(a, (v) => v === 'from b')
       await b.room.peers.get(a.self)?.send('from b')
       expect((await atA).from.id, role).toBe(b.room.self)
