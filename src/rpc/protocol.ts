@@ -116,11 +116,10 @@ export function isPathKey(value: unknown, bounds: ProtocolBounds): value is Path
 
 /** A bounded array of {@link PathKey}s. */
 export function isPath(value: unknown, bounds: ProtocolBounds): value is Path {
-  return (
-    Array.isArray(value) &&
-    value.length <= bounds.maxPathLength &&
-    value.every((key) => isPathKey(key, bounds))
-  )
+  if (!Array.isArray(value) || value.length > bounds.maxPathLength) return false
+  // A loop, not `every`: this runs for each message of every call.
+  for (let i = 0; i < value.length; i++) if (!isPathKey(value[i], bounds)) return false
+  return true
 }
 
 /** The export hook's data for a function or a by-reference object. */
