@@ -231,8 +231,11 @@ export function callRateFigure(label: string, total: number, window: number, rep
   return {
     rows: [{ issue: ISSUE.refs, name }],
     async run(env) {
-      await env.a.call('callBurst', 'rpc', 1000, window)
-      await env.a.call('callBurst', 'raw', 1000, window)
+      // Warm-up (not measured): bursts of the measured size, so both sides' JIT and heap settle.
+      for (let i = 0; i < 3; i++) {
+        await env.a.call('callBurst', 'rpc', total, window)
+        await env.a.call('callBurst', 'raw', total, window)
+      }
       const [rpc, raw] = await alternate(
         reps,
         () => env.a.call('callBurst', 'rpc', total, window),

@@ -184,7 +184,7 @@ function envFigures(label: string): Array<Figure<Env>> {
     smallFigure(label, 20_000, 7),
     latencyFigure(label, 64 * MiB, 2),
     roundTripFigure(label, 100, 10),
-    callRateFigure(label, 3000, 500, 3),
+    callRateFigure(label, 3000, 500, 11),
   ]
 }
 
