@@ -437,7 +437,11 @@ export class Scheduler {
         queue.shift()
       }
     }
-    const frame = new Uint8Array(size)
+    // In the reused frame buffer when the transport copies on send (no 256 KiB of garbage per
+    // frame of small messages); every byte is written but the reserved one.
+    const frame =
+      this.#scratch === undefined ? new Uint8Array(size) : this.#scratch.subarray(0, size)
+    frame[BATCH_LAYOUT.RESERVED] = 0
     frame[BATCH_LAYOUT.KIND] = FRAME_KIND.BATCH
     writeU16(frame, BATCH_LAYOUT.COUNT, batch.length)
     let at: number = BATCH_LAYOUT.SIZE
