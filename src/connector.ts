@@ -26,6 +26,12 @@ import type { PeerjectError } from './errors.js'
 import type { PeerId } from './ids.js'
 import type { Transport } from './transport/transport.js'
 
+/**
+ * How many times a connector replaces the connection to one peer after handshakes that failed
+ * (`retry`), on each side: a peer cannot make another reconnect more often than that.
+ */
+export const MAX_REDIALS = 2
+
 /** Events a connector emits. */
 export type ConnectorEvents = {
   /** A transport to `peer` is open. */

@@ -14,6 +14,7 @@
  * the new connection replace the one it holds, even if that one completed its handshake there (the
  * room then sees the peer leave and come back). docs/architecture.md, "Connection attempts".
  */
+import { MAX_REDIALS } from './connector.js'
 import type { ConnectorEvents, Connector } from './connector.js'
 import { Emitter } from './emitter.js'
 import { PeerjectError } from './errors.js'
@@ -49,12 +50,6 @@ const MAX_ATTEMPTS = 8
 
 /** Attempts that hang until their own timeout fit this many times in the link's deadline. */
 const HANGING_ATTEMPTS = 3
-
-/**
- * Times per peer an open connection whose handshake failed is replaced by a new one (`retry`),
- * asked by either side; a peer cannot make this side reconnect more often than that.
- */
-export const MAX_REDIALS = 2
 
 /**
  * Signaling payload between two meshes: one attempt's simple-peer data, or (from the answering

@@ -38,6 +38,7 @@
  * the Node globals peerjs needs (bottom) belong to no one else.
  */
 import type { DataConnection, Peer } from 'peerjs'
+import { MAX_REDIALS } from '../connector.js'
 import type { Connector, ConnectorEvents } from '../connector.js'
 import { Emitter } from '../emitter.js'
 import { PeerjectError } from '../errors.js'
@@ -48,9 +49,6 @@ import type { Platform } from '../platform.js'
 import { ChannelTransport, toBytes } from './data-channel.js'
 import type { DataChannelLike } from './data-channel.js'
 import type { Transport } from './transport.js'
-
-/** How many times one peer is dialed again after handshakes that failed (see the file comment). */
-export const MAX_REDIALS = 2
 
 /** Messages kept from a peer before this side's 'open' (a HELLO, maybe a few frames). */
 const MAX_EARLY_MESSAGES = 64

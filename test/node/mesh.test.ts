@@ -11,7 +11,7 @@ import { nextMessage, waitForLeave, waitForPeers } from '../helpers/events.js'
 import { ROOT, runModule } from '../helpers/child.js'
 import { closedPort } from '../helpers/ports.js'
 import { deafWebRtc } from '../helpers/deaf-webrtc.js'
-import { MAX_REDIALS } from '../../src/mesh.js'
+import { MAX_REDIALS } from '../../src/connector.js'
 
 const server = useSignaling()
 const { rooms } = server
