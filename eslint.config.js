@@ -3,7 +3,15 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['dist', '.bench-build', 'demo/dist', 'node_modules', 'bench/results', 'test-results'],
+    ignores: [
+      'dist',
+      '.bench-build',
+      'demo/dist',
+      'node_modules',
+      'bench/results',
+      'test-results',
+      '.scratch-*',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

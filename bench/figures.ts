@@ -4,7 +4,7 @@
  * on the shared machine hits both; every figure reports medians.
  */
 import type { Env } from './env.js'
-import type { BulkMode } from './side.js'
+import { WARM_UP_BLOCKS, WARM_UP_CHAIN_BLOCKS, type BulkMode } from './side.js'
 import type { Goal, Row } from './report.js'
 import { MiB, median, mibPerSecond, pairedRatio, quantile } from './stats.js'
 
@@ -206,7 +206,7 @@ export function roundTripFigure(label: string, blocks: number, perBlock: number)
           note:
             `await remote.echo(i) (call + pull out, return back) vs 8 bytes sent with ` +
             `wire.sendMessage on spare wire channel 9 and echoed the same way (same connection, same ` +
-            `wire, bytes only). After 300 unmeasured round trips of each, medians of ${blocks} interleaved blocks of ${perBlock} sequential round ` +
+            `wire, bytes only). After ${WARM_UP_BLOCKS} unmeasured blocks (chains in the first ${WARM_UP_CHAIN_BLOCKS}), medians of ${blocks} interleaved blocks of ${perBlock} sequential round ` +
             `trips each (block mean per round trip; p95 of blocks: rpc ${quantile(trips.rpc, 0.95).toFixed(2)} ms, ` +
             `raw ${quantile(trips.raw, 0.95).toFixed(2)} ms).`,
         },

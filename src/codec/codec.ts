@@ -15,15 +15,38 @@
  * A message without special values (plain JSON-like data, dates, bigints, undefined, NaN) has
  * FLAG_REVIVE clear, and decoding it is one msgpackr unpack with no second walk.
  */
-import { Packr, RESERVE_START_SPACE } from 'msgpackr'
+import { Packr, RESERVE_START_SPACE, type Options } from 'msgpackr'
 import { joinInto, totalLength } from '../bytes.js'
 import { PeerjectError, isPeerjectError } from '../errors.js'
 import type { ClassRegistry } from './class-registry.js'
 import { Decoder, badMessage, type DecoderSettings } from './decoder.js'
 import { Encoder, type EncoderSettings, type ExternalHooks } from './encoder.js'
+import { NOT_PRIMITIVE_ARRAYS, PrimitiveArrays } from './primitive-arrays.js'
 import { scanBody } from './scan.js'
 import { SnapshotPool } from './snapshot-pool.js'
 import { HEADER_PLAIN, HEADER_REVIVE, alignBinary } from './tags.js'
+
+/**
+ * The codec's msgpackr configuration (every codec's private Packr has it). Exported for tests
+ * that compare the codec's own readers and writers with msgpackr's.
+ */
+export const PACKR_OPTIONS = {
+  // No record structures: msgpackr compiles record readers with `new Function`.
+  useRecords: false,
+  mapsAsObjects: true,
+  // Sets, errors, RegExps and binaries are tagged by the codec; msgpackr's own extensions
+  // for them stay off, so the only extension types on the wire are the three scan.ts allows.
+  moreTypes: false,
+  // References and cycles are the codec's (REF tags); msgpackr's 0x69/0x70 are refused.
+  structuredClone: false,
+  useBigIntExtension: true,
+  int64AsType: 'bigint',
+  useToJSON: false,
+  variableMapSize: true,
+  bundleStrings: false,
+  copyBuffers: false,
+  encodeUndefinedAsNil: false,
+} as const satisfies Options
 
 /** Options of {@link Codec}. */
 export interface CodecOptions {
@@ -55,6 +78,7 @@ export class Codec {
   readonly #maxDepth: number
   readonly #maxDecodedBytes: number
   readonly #snapshots = new SnapshotPool()
+  readonly #primitiveArrays = new PrimitiveArrays()
 
   constructor(options: CodecOptions = {}) {
     const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
@@ -76,23 +100,7 @@ export class Codec {
     this.#decoding = { classes: options.classes, maxDepth }
     this.#maxDepth = maxDepth
     this.#maxDecodedBytes = maxDecodedBytes
-    this.#packr = new Packr({
-      // No record structures: msgpackr compiles record readers with `new Function`.
-      useRecords: false,
-      mapsAsObjects: true,
-      // Sets, errors, RegExps and binaries are tagged by the codec; msgpackr's own extensions
-      // for them stay off, so the only extension types on the wire are the three scan.ts allows.
-      moreTypes: false,
-      // References and cycles are the codec's (REF tags); msgpackr's 0x69/0x70 are refused.
-      structuredClone: false,
-      useBigIntExtension: true,
-      int64AsType: 'bigint',
-      useToJSON: false,
-      variableMapSize: true,
-      bundleStrings: false,
-      copyBuffers: false,
-      encodeUndefinedAsNil: false,
-    })
+    this.#packr = new Packr(PACKR_OPTIONS)
   }
 
   /**
@@ -114,6 +122,8 @@ export class Codec {
    * {@link encode}.
    */
   encodePrimitives(value: readonly unknown[]): Uint8Array {
+    const fast = this.#primitiveArrays.pack(value, HEADER_PLAIN)
+    if (fast !== undefined) return fast
     const message = plain(this.#pack(value, RESERVE_START_SPACE | 1))
     message[0] = HEADER_PLAIN
     return message
@@ -202,6 +212,11 @@ export class Codec {
 
   #decode(input: Uint8Array, hooks: ExternalHooks | undefined): unknown {
     if (!(input instanceof Uint8Array)) throw badMessage('expected a Uint8Array')
+    if (input[0] === HEADER_PLAIN) {
+      // Arrays of primitives (every rpc message of primitives) skip the scan and msgpackr.
+      const fast = this.#primitiveArrays.unpack(input, 1, this.#maxDepth, this.#maxDecodedBytes)
+      if (fast !== NOT_PRIMITIVE_ARRAYS) return fast
+    }
     // Node Buffers would unpack strings through Buffer and are not what views should share:
     // use a plain view of them. (msgpackr caches a DataView as `dataView` on what it is given.)
     const bytes = Object.getPrototypeOf(input) === Uint8Array.prototype ? input : plain(input)

@@ -31,9 +31,9 @@ const EXT_BIGINT = 0x42
  * side of small objects): every value takes a slot in its container, every container (array, map,
  * tagged object) an object of its own, every string its characters and a header.
  */
-const DECODED_SLOT_BYTES = 8
-const DECODED_CONTAINER_BYTES = 64
-const DECODED_STRING_BYTES = 16
+export const DECODED_SLOT_BYTES = 8
+export const DECODED_CONTAINER_BYTES = 64
+export const DECODED_STRING_BYTES = 16
 
 /** Validates the body at `bytes[start..]`; see the file comment. Throws PeerjectError. */
 export function scanBody(

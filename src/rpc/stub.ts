@@ -301,6 +301,15 @@ export class Handle {
 /** One proxy's state: a handle, a path below it, and call options. */
 export class StubController {
   #read: Promise<unknown> | undefined
+  /**
+   * The proxy of the last property read through this one, and its key: `api.echo(i)` in a loop
+   * reuses one proxy of `api.echo` instead of making a proxy, a controller and a path per call.
+   * A child that has been read (awaited) is not handed out again, so every `await api.count`
+   * reads anew.
+   */
+  #childKey: string | undefined
+  #child: StubController | undefined
+  #childProxy: object | undefined
 
   constructor(
     readonly handle: Handle,
@@ -317,6 +326,20 @@ export class StubController {
   read(): Promise<unknown> {
     this.#read ??= this.handle.read(this.path, this.options)
     return this.#read
+  }
+
+  /** The proxy of `this.key` (see `#childProxy`). */
+  childProxy(key: string): object {
+    const known = this.#child
+    if (key === this.#childKey && known !== undefined && known.#read === undefined) {
+      return this.#childProxy as object
+    }
+    const controller = child(this, key)
+    const proxy = createProxy(controller)
+    this.#childKey = key
+    this.#child = controller
+    this.#childProxy = proxy
+    return proxy
   }
 
   /** Describes the proxy for messages and `util.inspect`. */
@@ -356,7 +379,7 @@ export function createProxy(controller: StubController): object {
       } else if (key === 'then') {
         return undefined
       }
-      return createProxy(child(controller, key))
+      return controller.childProxy(key)
     },
     set(_target, key, value) {
       if (typeof key === 'symbol') return false

@@ -196,6 +196,22 @@ describe('proxies', () => {
     expect(await new remote.Item('cup').name).toBe('cup')
   })
 
+  test('a property proxy is reused for calls, but every read reads anew', async () => {
+    const pair = createMemoryPair()
+    const remote = shop(pair)
+    // `remote.label(…)` in a loop makes one proxy of `remote.label`, not one per call.
+    expect(remote.label).toBe(remote.label)
+    expect(await remote.label()).toBe('corner!')
+    const name = remote.name
+    expect(await name).toBe('corner')
+    await set(remote.name, 'renamed')
+    // A proxy that was read is not handed out again: this read is a new one.
+    expect(remote.name).not.toBe(name)
+    expect(await remote.name).toBe('renamed')
+    expect(await name).toBe('corner') // the earlier read keeps its value, as a promise does
+    expect(await remote.label()).toBe('renamed!')
+  })
+
   test('awaiting a stub root does not read it; thenable only below the root', async () => {
     const pair = createMemoryPair()
     const remote = shop(pair)
