@@ -328,7 +328,7 @@ export class StubController {
     return this.#read
   }
 
-  /** The proxy of `this.key` (see `#childProxy`). */
+  /** The proxy of property `key` below this one: the last one again when it was not read. */
   childProxy(key: string): object {
     const known = this.#child
     if (key === this.#childKey && known !== undefined && known.#read === undefined) {
