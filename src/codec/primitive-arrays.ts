@@ -17,7 +17,12 @@
  * rejects the message with its own errors, so a peer cannot tell which path read its bytes.
  */
 
-import { DECODED_CONTAINER_BYTES, DECODED_SLOT_BYTES, DECODED_STRING_BYTES } from './scan.js'
+import {
+  DECODED_CONTAINER_BYTES,
+  DECODED_SLOT_BYTES,
+  DECODED_STRING_BYTES,
+  readLength,
+} from './scan.js'
 
 /** What {@link PrimitiveArrays.unpack} returns when the input is not for it. */
 export const NOT_PRIMITIVE_ARRAYS: unique symbol = Symbol('not primitive arrays')
@@ -144,7 +149,7 @@ export class PrimitiveArrays {
           return false
         }
         // Room again for the numbers left.
-        this.#room((length - i) * 9)
+        this.#room((length - i - 1) * 9)
         chunk = this.#chunk
         at = this.#position
       }
@@ -246,6 +251,7 @@ export class PrimitiveArrays {
     if (token >= 0xe0) return token - 0x100
     if (token >= 0xa0 && token < 0xc0) return this.#text(token & 0x1f)
     if (token >= 0x90 && token < 0xa0) return this.#list(token & 0x0f, depth)
+    // Each case checks its bytes are there before reading them (so `readLength` cannot throw).
     switch (token) {
       case 0xc0:
         return null
@@ -260,11 +266,11 @@ export class PrimitiveArrays {
       case 0xcd:
         if (at + 2 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 2
-        return ((bytes[at] as number) << 8) | (bytes[at + 1] as number)
+        return readLength(bytes, at, 2)
       case 0xce:
         if (at + 4 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 4
-        return readUint32(bytes, at)
+        return readLength(bytes, at, 4)
       case 0xd0:
         if (at + 1 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 1
@@ -276,7 +282,7 @@ export class PrimitiveArrays {
       case 0xd2:
         if (at + 4 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 4
-        return readUint32(bytes, at) | 0
+        return readLength(bytes, at, 4) | 0
       case 0xcb: {
         if (at + 8 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 8
@@ -298,11 +304,11 @@ export class PrimitiveArrays {
       case 0xda:
         if (at + 2 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 2
-        return this.#text(((bytes[at] as number) << 8) | (bytes[at + 1] as number))
+        return this.#text(readLength(bytes, at, 2))
       case 0xdc:
         if (at + 2 > end) return NOT_PRIMITIVE_ARRAYS
         this.#at = at + 2
-        return this.#list(((bytes[at] as number) << 8) | (bytes[at + 1] as number), depth)
+        return this.#list(readLength(bytes, at, 2), depth)
       default:
         return NOT_PRIMITIVE_ARRAYS
     }
@@ -366,13 +372,4 @@ function writeUint32(chunk: Uint8Array, at: number, value: number): number {
   chunk[at + 2] = (value >>> 8) & 0xff
   chunk[at + 3] = value & 0xff
   return at + 4
-}
-
-function readUint32(bytes: Uint8Array, at: number): number {
-  return (
-    (bytes[at] as number) * 0x1000000 +
-    (((bytes[at + 1] as number) << 16) |
-      ((bytes[at + 2] as number) << 8) |
-      (bytes[at + 3] as number))
-  )
 }

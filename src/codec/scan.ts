@@ -204,7 +204,7 @@ function isStringToken(token: number): boolean {
 }
 
 /** Reads a big-endian unsigned length of `width` (1, 2 or 4) bytes at `pos`. */
-function readLength(bytes: Uint8Array, pos: number, width: number): number {
+export function readLength(bytes: Uint8Array, pos: number, width: number): number {
   if (pos + width > bytes.length) throw badMessage('truncated')
   const b0 = bytes[pos] as number
   if (width === 1) return b0
